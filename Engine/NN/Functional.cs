@@ -1,0 +1,200 @@
+using Engine.Autograd;
+
+namespace Engine.NN;
+
+/// <summary>
+/// The transformer ops with their backward rules, in the spirit of torch.nn.functional. Each op
+/// checks its inputs, runs its forward kernel on the tensors' device, and records how to push the
+/// gradient back (next to the forward, so the two can be read together).
+/// </summary>
+public static class Functional
+{
+    private static void RequireFloat(Tensor t, string op, string name)
+    {
+        t.ThrowIfDisposed();
+        if (t.DType is not (DType.Float32 or DType.Float64))
+            throw new ArgumentException($"{op}: {name} must be float32 or float64, not {t.DType}.");
+    }
+
+    private static Tensor Kernel(Tensor t, List<Tensor> temps)
+    {
+        var (d, owned) = t.Dense();
+        if (owned) temps.Add(d);
+        return d;
+    }
+
+    private static void DisposeAll(List<Tensor> temps)
+    {
+        foreach (var t in temps) t.Dispose();
+    }
+
+    /// <summary>Rows of <paramref name="weight"/> (V, C) picked by integer <paramref name="ids"/> (any shape): output (…, C).</summary>
+    public static Tensor Embedding(Tensor ids, Tensor weight)
+    {
+        RequireFloat(weight, "Embedding", "weight");
+        if (weight.Rank != 2) throw new ArgumentException($"Embedding: weight must be (vocab, dim), got {ShapeUtil.Format(weight.Dims)}.");
+        var temps = new List<Tensor>();
+        var idsD = Kernel(ids, temps);
+        var wD = Kernel(weight, temps);
+        var output = Tensor.Empty([.. ids.Dims, weight.Dims[1]], weight.DType, weight.Device);
+        weight.Device.Backend.Embedding(idsD, wD, output);
+        DisposeAll(temps);
+        return GradMode.Record(output, "embedding", [weight], g =>
+        {
+            var t2 = new List<Tensor>();
+            var dw = Tensor.Zeros(weight.Dims, weight.DType, weight.Device);
+            weight.Device.Backend.EmbeddingBackward(Kernel(ids, t2), Kernel(g, t2), dw);
+            DisposeAll(t2);
+            return [dw];
+        });
+    }
+
+    /// <summary>y = x Wᵀ for x (…, in) and a bias-free weight (out, in), as torch.nn.Linear stores it.</summary>
+    public static Tensor Linear(Tensor x, Tensor weight)
+    {
+        if (weight.Rank != 2 || x.Dims[^1] != weight.Dims[1])
+            throw new ArgumentException($"Linear: input {ShapeUtil.Format(x.Dims)} does not match weight {ShapeUtil.Format(weight.Dims)} (the input's last dimension must equal the weight's second).");
+        return Tensor.MatMul(x, weight.Transpose(0, 1));
+    }
+
+    /// <summary>Parameter-free RMSNorm over the last dimension: x / sqrt(mean(x²) + eps).</summary>
+    public static Tensor RmsNorm(Tensor x, double eps = 1.1920928955078125e-07)
+    {
+        RequireFloat(x, "RmsNorm", "x");
+        var temps = new List<Tensor>();
+        var xd = Kernel(x, temps);
+        var y = Tensor.Empty(x.Dims, x.DType, x.Device);
+        var rstd = Tensor.Empty(x.Dims[..^1], x.DType, x.Device);
+        x.Device.Backend.RmsNorm(xd, y, rstd, eps);
+        DisposeAll(temps);
+        return GradMode.Record(y, "rms_norm", [x], g =>
+        {
+            var t2 = new List<Tensor>();
+            var dx = Tensor.Empty(x.Dims, x.DType, x.Device);
+            x.Device.Backend.RmsNormBackward(Kernel(x, t2), rstd, Kernel(g, t2), dx);
+            DisposeAll(t2);
+            return [dx];
+        });
+    }
+
+    /// <summary>
+    /// Rotary position embedding of x (B, T, H, D) with tables cos and sin (T, D/2), rotating the two
+    /// halves of each head: y1 = x1·cos + x2·sin, y2 = −x1·sin + x2·cos.
+    /// </summary>
+    public static Tensor Rotary(Tensor x, Tensor cos, Tensor sin)
+    {
+        RequireFloat(x, "Rotary", "x");
+        if (x.Rank != 4 || x.Dims[3] % 2 != 0)
+            throw new ArgumentException($"Rotary: x must be (batch, time, heads, head_dim) with an even head_dim, got {ShapeUtil.Format(x.Dims)}.");
+        int t = x.Dims[1], half = x.Dims[3] / 2;
+        if (cos.Rank != 2 || cos.Dims[0] < t || cos.Dims[1] != half || !ShapeUtil.SameShape(cos.Dims, sin.Dims))
+            throw new ArgumentException($"Rotary: cos and sin must be (>= {t}, {half}) for x {ShapeUtil.Format(x.Dims)}, got {ShapeUtil.Format(cos.Dims)} and {ShapeUtil.Format(sin.Dims)}.");
+        var temps = new List<Tensor>();
+        var xd = Kernel(x, temps);
+        var cd = Kernel(cos, temps); var sd = Kernel(sin, temps);
+        var y = Tensor.Empty(x.Dims, x.DType, x.Device);
+        x.Device.Backend.Rotary(xd, cd, sd, y, inverse: false);
+        DisposeAll(temps);
+        return GradMode.Record(y, "rotary", [x], g =>
+        {
+            var t2 = new List<Tensor>();
+            var dx = Tensor.Empty(x.Dims, x.DType, x.Device);
+            x.Device.Backend.Rotary(Kernel(g, t2), Kernel(cos, t2), Kernel(sin, t2), dx, inverse: true);
+            DisposeAll(t2);
+            return [dx];
+        });
+    }
+
+    /// <summary>
+    /// Causal scaled-dot-product attention with grouped-query heads: q (B, T, H, D), k and v
+    /// (B, T, Hkv, D) with H a multiple of Hkv (query head h reads kv head h / (H / Hkv)).
+    /// <paramref name="window"/> &gt;= 0 limits each query i to keys i − window … i; &lt; 0 is full causal.
+    /// </summary>
+    public static Tensor CausalAttention(Tensor q, Tensor k, Tensor v, int window = -1, double? scale = null)
+    {
+        RequireFloat(q, "CausalAttention", "q");
+        if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4)
+            throw new ArgumentException($"CausalAttention: q, k, v must be (batch, time, heads, head_dim), got {ShapeUtil.Format(q.Dims)}, {ShapeUtil.Format(k.Dims)}, {ShapeUtil.Format(v.Dims)}.");
+        if (!ShapeUtil.SameShape(k.Dims, v.Dims) || k.Dims[0] != q.Dims[0] || k.Dims[1] != q.Dims[1] || k.Dims[3] != q.Dims[3])
+            throw new ArgumentException($"CausalAttention: k {ShapeUtil.Format(k.Dims)} and v {ShapeUtil.Format(v.Dims)} must match q {ShapeUtil.Format(q.Dims)} in batch, time and head_dim.");
+        int h = q.Dims[2], hk = k.Dims[2];
+        if (hk == 0 || h % hk != 0)
+            throw new ArgumentException($"CausalAttention: the {h} query heads must be a multiple of the {hk} key/value heads.");
+        double s = scale ?? 1.0 / Math.Sqrt(q.Dims[3]);
+        var temps = new List<Tensor>();
+        var qd = Kernel(q, temps); var kd = Kernel(k, temps); var vd = Kernel(v, temps);
+        var output = Tensor.Empty(q.Dims, q.DType, q.Device);
+        var lse = Tensor.Empty([q.Dims[0], h, q.Dims[1]], q.DType, q.Device);
+        q.Device.Backend.Attention(qd, kd, vd, output, lse, window, s);
+        DisposeAll(temps);
+        return GradMode.Record(output, "attention", [q, k, v], g =>
+        {
+            var t2 = new List<Tensor>();
+            var dq = Tensor.Empty(q.Dims, q.DType, q.Device);
+            var dk = Tensor.Empty(k.Dims, k.DType, k.Device);
+            var dv = Tensor.Empty(v.Dims, v.DType, v.Device);
+            q.Device.Backend.AttentionBackward(Kernel(q, t2), Kernel(k, t2), Kernel(v, t2), output, lse, Kernel(g, t2), dq, dk, dv, window, s);
+            DisposeAll(t2);
+            return [dq, dk, dv];
+        });
+    }
+
+    /// <summary>
+    /// Mean cross-entropy of logits (…, V) against integer targets (…), skipping targets equal to
+    /// <paramref name="ignoreIndex"/>; the log-softmax is fused, so no probability matrix is kept.
+    /// </summary>
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex = -1)
+    {
+        RequireFloat(logits, "CrossEntropy", "logits");
+        if (!logits.Dims.AsSpan(0, logits.Rank - 1).SequenceEqual(targets.Dims))
+            throw new ArgumentException($"CrossEntropy: logits {ShapeUtil.Format(logits.Dims)} need targets of shape {ShapeUtil.Format(logits.Dims[..^1])}, got {ShapeUtil.Format(targets.Dims)}.");
+        var temps = new List<Tensor>();
+        var zd = Kernel(logits, temps); var td = Kernel(targets, temps);
+        int rows = targets.Count;
+        var losses = Tensor.Empty([rows], logits.DType, logits.Device);
+        var lse = Tensor.Empty([rows], logits.DType, logits.Device);
+        logits.Device.Backend.CrossEntropy(zd, td, losses, lse, ignoreIndex);
+        int valid = CountValid(td, ignoreIndex);
+        DisposeAll(temps);
+        var loss = Tensor.Empty([], logits.DType, logits.Device);
+        logits.Device.Backend.SumTo(losses, loss);
+        logits.Device.Backend.Unary(UnaryOp.Scale, loss, loss, 1.0 / Math.Max(valid, 1));
+        losses.Dispose();
+        return GradMode.Record(loss, "cross_entropy", [logits], g =>
+        {
+            var t2 = new List<Tensor>();
+            var dz = Tensor.Empty(logits.Dims, logits.DType, logits.Device);
+            logits.Device.Backend.CrossEntropyBackward(Kernel(logits, t2), Kernel(targets, t2), lse, dz, ignoreIndex, g.Item() / Math.Max(valid, 1));
+            DisposeAll(t2);
+            return [dz];
+        });
+    }
+
+    private static int CountValid(Tensor targets, long ignoreIndex)
+    {
+        int n = 0;
+        if (targets.DType == DType.Int64) { foreach (var t in targets.Span<long>()) if (t != ignoreIndex) n++; }
+        else if (targets.DType == DType.Int32) { foreach (var t in targets.Span<int>()) if (t != ignoreIndex) n++; }
+        else throw new ArgumentException($"CrossEntropy: targets must be Int64 or Int32, not {targets.DType}.");
+        return n;
+    }
+
+    /// <summary>Softmax over the last dimension.</summary>
+    public static Tensor Softmax(Tensor x)
+    {
+        RequireFloat(x, "Softmax", "x");
+        var temps = new List<Tensor>();
+        var xd = Kernel(x, temps);
+        var y = Tensor.Empty(x.Dims, x.DType, x.Device);
+        x.Device.Backend.Softmax(xd, y);
+        DisposeAll(temps);
+        return GradMode.Record(y, "softmax", [x], g =>
+        {
+            var t2 = new List<Tensor>();
+            var dx = Tensor.Empty(x.Dims, x.DType, x.Device);
+            x.Device.Backend.SoftmaxBackward(y, Kernel(g, t2), dx);
+            DisposeAll(t2);
+            return [dx];
+        });
+    }
+}

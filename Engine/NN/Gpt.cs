@@ -1,0 +1,192 @@
+using Engine.Autograd;
+using static Engine.NN.Functional;
+
+namespace Engine.NN;
+
+/// <summary>
+/// The nanochat GPT, top to bottom: token embedding, RMSNorm, blocks of
+/// <c>x + attn(norm(x))</c> and <c>x + mlp(norm(x))</c> (rotary then QK-norm, causal grouped-query
+/// attention with optional sliding windows, ReLU² MLP at 4× width), a final RMSNorm, an untied head,
+/// logits softcapped at 15, mean cross-entropy. No biases, no norm weights. Parameter names are
+/// nanochat's state_dict names, so checkpoints move between the two.
+/// </summary>
+public sealed class Gpt : IDisposable
+{
+    /// <summary>The logit softcap: logits = 15 · tanh(z / 15).</summary>
+    public const double LogitSoftcap = 15.0;
+
+    /// <summary>RMSNorm epsilon: float32 machine epsilon, as torch's rms_norm uses by default.</summary>
+    public const double NormEps = 1.1920928955078125e-07;
+
+    private readonly List<(string Name, Tensor Tensor)> _parameters = [];
+    private readonly Block[] _blocks;
+    private readonly Tensor _cos, _sin;
+
+    /// <summary>The hyperparameters.</summary>
+    public GptConfig Config { get; }
+
+    /// <summary>Token embedding (vocab_size, n_embd).</summary>
+    public Tensor Wte { get; }
+
+    /// <summary>Untied output head (vocab_size, n_embd).</summary>
+    public Tensor LmHead { get; }
+
+    private sealed record Block(Tensor CQ, Tensor CK, Tensor CV, Tensor AttnProj, Tensor Fc, Tensor MlpProj, int Window);
+
+    /// <summary>Builds the model with nanochat's initialisation drawn from <paramref name="seed"/>.</summary>
+    public Gpt(GptConfig config, int seed = 0, DType dtype = DType.Float32, Device? device = null)
+    {
+        config.Validate();
+        Config = config;
+        device ??= Device.Cpu;
+        int c = config.NEmbd, hd = config.HeadDim;
+        using (TensorScope.Suspend())
+        {
+            Tensor P(string name, int rows, int cols)
+            {
+                var t = Tensor.Zeros([rows, cols], dtype, device);
+                t.Name = name;
+                t.RequiresGrad = true;
+                _parameters.Add((name, t));
+                return t;
+            }
+            Wte = P("transformer.wte.weight", config.VocabSize, c);
+            _blocks = new Block[config.NLayer];
+            for (int i = 0; i < config.NLayer; i++)
+            {
+                string a = $"transformer.h.{i}.attn.", m = $"transformer.h.{i}.mlp.";
+                _blocks[i] = new Block(
+                    P(a + "c_q.weight", config.NHead * hd, c),
+                    P(a + "c_k.weight", config.NKvHead * hd, c),
+                    P(a + "c_v.weight", config.NKvHead * hd, c),
+                    P(a + "c_proj.weight", c, c),
+                    P(m + "c_fc.weight", 4 * c, c),
+                    P(m + "c_proj.weight", c, 4 * c),
+                    config.WindowFor(i));
+            }
+            LmHead = P("lm_head.weight", config.VocabSize, c);
+            (_cos, _sin) = RotaryTables(config.SequenceLen * 10, hd, dtype);
+        }
+        InitWeights(seed);
+    }
+
+    /// <summary>Every parameter with its nanochat state_dict name, in state_dict order.</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> NamedParameters => _parameters;
+
+    /// <summary>The parameter called <paramref name="name"/>.</summary>
+    public Tensor Parameter(string name)
+    {
+        foreach (var (n, t) in _parameters) if (n == name) return t;
+        throw new KeyNotFoundException($"The model has no parameter '{name}'. Names follow nanochat's state_dict, e.g. 'transformer.h.0.attn.c_q.weight'.");
+    }
+
+    /// <summary>Total parameter count.</summary>
+    public long ParameterCount => _parameters.Sum(p => (long)p.Tensor.Count);
+
+    /// <summary>
+    /// nanochat's initialisation: embedding N(0, 1); each linear N(0, std) with
+    /// std = 1/√fan_in · min(1, √(fan_out/fan_in)); the output projections and lm_head zero, so
+    /// every block starts as the identity and the first logits are uniform.
+    /// </summary>
+    public void InitWeights(int seed)
+    {
+        var random = new Random(seed);
+        foreach (var (name, t) in _parameters)
+        {
+            if (name == "transformer.wte.weight") t.NormalInPlace(random, 0, 1.0);
+            else if (name == "lm_head.weight" || name.EndsWith(".c_proj.weight", StringComparison.Ordinal)) t.Fill(0);
+            else
+            {
+                int fanOut = t.Dims[0], fanIn = t.Dims[1];
+                double std = 1.0 / Math.Sqrt(fanIn) * Math.Min(1.0, Math.Sqrt((double)fanOut / fanIn));
+                t.NormalInPlace(random, 0, std);
+            }
+        }
+    }
+
+    /// <summary>cos and sin of position · base^(−2i/head_dim), base 10000, for positions 0 … length−1: (length, head_dim/2).</summary>
+    private static (Tensor Cos, Tensor Sin) RotaryTables(int length, int headDim, DType dtype)
+    {
+        int half = headDim / 2;
+        var cos = new double[length * half];
+        var sin = new double[length * half];
+        for (int i = 0; i < half; i++)
+        {
+            // In float64, rounded once when stored: the exact table, whatever dtype the model uses.
+            double invFreq = 1.0 / Math.Pow(10000.0, 2.0 * i / headDim);
+            for (int t = 0; t < length; t++)
+            {
+                double angle = t * invFreq;
+                cos[t * half + i] = Math.Cos(angle);
+                sin[t * half + i] = Math.Sin(angle);
+            }
+        }
+        var ct = Tensor.FromArray(cos, length, half);
+        var st = Tensor.FromArray(sin, length, half);
+        if (dtype == DType.Float64) return (ct, st);
+        var (c32, s32) = (ct.To(dtype), st.To(dtype));
+        ct.Dispose(); st.Dispose();
+        return (c32, s32);
+    }
+
+    /// <summary>Logits (B, T, vocab_size), softcapped, for token ids <paramref name="idx"/> (B, T).</summary>
+    public Tensor Logits(Tensor idx, int startPosition = 0)
+    {
+        if (idx.Rank != 2)
+            throw new ArgumentException($"GPT input must be token ids of shape (batch, time), got {ShapeUtil.Format(idx.Dims)}.");
+        int b = idx.Dims[0], t = idx.Dims[1];
+        if (startPosition + t > _cos.Dims[0])
+            throw new ArgumentException($"Sequence of {t} tokens at position {startPosition} is longer than the rotary tables ({_cos.Dims[0]} positions, 10 × sequence_len).");
+        int h = Config.NHead, hk = Config.NKvHead, d = Config.HeadDim, c = Config.NEmbd;
+        var cos = _cos.Narrow(0, startPosition, t);
+        var sin = _sin.Narrow(0, startPosition, t);
+
+        var x = RmsNorm(Embedding(idx, Wte), NormEps);                          // (B, T, C)
+        foreach (var blk in _blocks)
+        {
+            var xn = RmsNorm(x, NormEps);
+            var q = Linear(xn, blk.CQ).Reshape(b, t, h, d);                    // (B, T, H, D)
+            var k = Linear(xn, blk.CK).Reshape(b, t, hk, d);                   // (B, T, Hkv, D)
+            var v = Linear(xn, blk.CV).Reshape(b, t, hk, d);
+            q = RmsNorm(Rotary(q, cos, sin), NormEps);
+            k = RmsNorm(Rotary(k, cos, sin), NormEps);
+            var y = CausalAttention(q, k, v, blk.Window).Reshape(b, t, c);     // (B, T, C)
+            x = x + Linear(y, blk.AttnProj);
+            var hidden = Linear(RmsNorm(x, NormEps), blk.Fc).ReluSquared();    // (B, T, 4C)
+            x = x + Linear(hidden, blk.MlpProj);
+        }
+        x = RmsNorm(x, NormEps);
+        return Linear(x, LmHead).Softcap(LogitSoftcap);                         // (B, T, V)
+    }
+
+    /// <summary>Mean cross-entropy of next-token predictions; targets equal to -1 are ignored.</summary>
+    public Tensor Loss(Tensor idx, Tensor targets)
+    {
+        if (!ShapeUtil.SameShape(idx.Dims, targets.Dims))
+            throw new ArgumentException($"Targets {ShapeUtil.Format(targets.Dims)} must have the shape of the inputs {ShapeUtil.Format(idx.Dims)}.");
+        var logits = Logits(idx);
+        return CrossEntropy(logits.Reshape(-1, Config.VocabSize), targets.Reshape(-1), ignoreIndex: -1);
+    }
+
+    /// <summary>
+    /// Training FLOPs per token, as nanochat estimates them: 6 per non-embedding parameter (forward
+    /// and backward of every matmul) plus 12·L·H·Q·T for attention scores and values.
+    /// </summary>
+    public double FlopsPerToken()
+    {
+        long nonEmbedding = ParameterCount - Wte.Count;
+        return 6.0 * nonEmbedding + 12.0 * Config.NLayer * Config.NHead * Config.HeadDim * Config.SequenceLen;
+    }
+
+    /// <summary>Frees the parameters, their gradients and the rotary tables.</summary>
+    public void Dispose()
+    {
+        foreach (var (_, t) in _parameters)
+        {
+            t.Grad?.Dispose();
+            t.Dispose();
+        }
+        _cos.Dispose();
+        _sin.Dispose();
+    }
+}

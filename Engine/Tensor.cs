@@ -1,0 +1,316 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Engine.Autograd;
+using Engine.Cpu;
+
+namespace Engine;
+
+/// <summary>
+/// An n-dimensional array on a <see cref="Device"/>: a dtype, a shape, strides into shared storage,
+/// and (when it takes part in autograd) the node that computed it.
+/// </summary>
+/// <remarks>
+/// Memory is freed deterministically: <see cref="Dispose"/> it, or create it inside a
+/// <see cref="TensorScope"/>, which disposes everything created within it. Views (reshape,
+/// transpose, narrow) share storage with their base and keep it alive until both are disposed.
+/// </remarks>
+public sealed partial class Tensor : IDisposable
+{
+    internal readonly CpuStorage Storage;
+    internal readonly int Offset;
+    internal readonly int[] Dims;
+    internal readonly int[] StridesArray;
+    private bool _disposed;
+
+    internal Tensor(CpuStorage storage, int offset, int[] shape, int[] strides)
+    {
+        Storage = storage;
+        Offset = offset;
+        Dims = shape;
+        StridesArray = strides;
+        Count = ShapeUtil.Count(shape);
+        TensorScope.Register(this);
+    }
+
+    /// <summary>The element type.</summary>
+    public DType DType => Storage.DType;
+
+    /// <summary>The device the storage lives on.</summary>
+    public Device Device => Storage.Device;
+
+    /// <summary>The size of each dimension.</summary>
+    public ReadOnlySpan<int> Shape => Dims;
+
+    /// <summary>The step, in elements, between neighbours along each dimension.</summary>
+    public ReadOnlySpan<int> Strides => StridesArray;
+
+    /// <summary>The number of dimensions.</summary>
+    public int Rank => Dims.Length;
+
+    /// <summary>The number of elements.</summary>
+    public int Count { get; }
+
+    /// <summary>The size of dimension <paramref name="dim"/>; negative counts from the end.</summary>
+    public int Size(int dim) => Dims[ShapeUtil.Axis(dim, Rank)];
+
+    /// <summary>True when the elements are laid out row-major with no gaps, so the storage can be read as a span.</summary>
+    public bool IsContiguous => ShapeUtil.IsContiguous(Dims, StridesArray);
+
+    /// <summary>True once disposed.</summary>
+    public bool IsDisposed => _disposed;
+
+    /// <summary>An optional name (parameters carry their state_dict name).</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Whether gradients flow to this tensor. Set it on leaves (parameters); ops set it on their results.</summary>
+    public bool RequiresGrad { get; set; }
+
+    /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>; lives outside any scope.</summary>
+    public Tensor? Grad { get; set; }
+
+    /// <summary>The autograd node that computed this tensor, or null for leaves and results of no-grad code.</summary>
+    internal GradNode? Node { get; set; }
+
+    /// <summary>True for tensors not computed by a recorded op.</summary>
+    public bool IsLeaf => Node is null;
+
+    /// <summary>Frees the storage (once every view of it is disposed too). Safe to call twice.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Node = null;
+        Storage.Release();
+    }
+
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed)
+            throw new ObjectDisposedException(nameof(Tensor), $"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} was disposed (by its TensorScope or by Dispose) and cannot be used. Keep it alive with TensorScope.Keep or create it outside the scope.");
+    }
+
+    /// <summary>The elements of a contiguous tensor, as a span of <typeparamref name="T"/> (which must match the dtype).</summary>
+    internal Span<T> Span<T>() where T : unmanaged
+    {
+        ThrowIfDisposed();
+        if (!IsContiguous)
+            throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)} is a strided view; call Contiguous() before reading it as a span.");
+        if (Storage.Data is not T[] array)
+            throw new InvalidOperationException($"Tensor has dtype {DType}, not {typeof(T).Name}.");
+        return array.AsSpan(Offset, Count);
+    }
+
+    /// <summary>The whole storage array (for strided kernels).</summary>
+    internal T[] Raw<T>() where T : unmanaged
+    {
+        ThrowIfDisposed();
+        return Storage.Data as T[] ?? throw new InvalidOperationException($"Tensor has dtype {DType}, not {typeof(T).Name}.");
+    }
+
+    // ---------------------------------------------------------------- creation
+
+    /// <summary>An uninitialised tensor (contents unspecified: only for outputs a kernel fully writes).</summary>
+    internal static Tensor Empty(ReadOnlySpan<int> shape, DType dtype = DType.Float32, Device? device = null)
+    {
+        var dims = ShapeUtil.Validate(shape);
+        var storage = (device ?? Device.Cpu).Allocator.Allocate(dtype, ShapeUtil.Count(dims), clear: false);
+        return new Tensor(storage, 0, dims, ShapeUtil.ContiguousStrides(dims));
+    }
+
+    /// <summary>A tensor of zeros.</summary>
+    public static Tensor Zeros(ReadOnlySpan<int> shape, DType dtype = DType.Float32, Device? device = null)
+    {
+        var dims = ShapeUtil.Validate(shape);
+        var storage = (device ?? Device.Cpu).Allocator.Allocate(dtype, ShapeUtil.Count(dims), clear: true);
+        return new Tensor(storage, 0, dims, ShapeUtil.ContiguousStrides(dims));
+    }
+
+    /// <summary>A tensor of zeros with the shape, dtype and device of <paramref name="like"/>.</summary>
+    public static Tensor ZerosLike(Tensor like) => Zeros(like.Dims, like.DType, like.Device);
+
+    /// <summary>A tensor filled with <paramref name="value"/>.</summary>
+    public static Tensor Full(ReadOnlySpan<int> shape, double value, DType dtype = DType.Float32, Device? device = null)
+    {
+        var t = Empty(shape, dtype, device);
+        t.Fill(value);
+        return t;
+    }
+
+    /// <summary>A tensor holding a copy of <paramref name="data"/> with the given shape.</summary>
+    public static Tensor FromArray<T>(T[] data, params int[] shape) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (shape.Length == 0 && data.Length != 1) shape = [data.Length];
+        var dims = ShapeUtil.Validate(shape);
+        if (ShapeUtil.Count(dims) != data.Length)
+            throw new ArgumentException($"Shape {ShapeUtil.Format(dims)} holds {ShapeUtil.Count(dims)} elements but the array has {data.Length}; pass a shape whose product is the array length.", nameof(shape));
+        var t = Empty(dims, DTypeInfo.Of<T>());
+        data.AsSpan().CopyTo(t.Span<T>());
+        return t;
+    }
+
+    /// <summary>A scalar (0-dimensional) tensor.</summary>
+    public static Tensor Scalar(double value, DType dtype = DType.Float32)
+    {
+        var t = Empty([], dtype);
+        t.Fill(value);
+        return t;
+    }
+
+    /// <summary>Normally distributed values, mean 0 and standard deviation <paramref name="std"/>.</summary>
+    public static Tensor RandN(ReadOnlySpan<int> shape, Random random, double std = 1.0, DType dtype = DType.Float32)
+    {
+        var t = Empty(shape, dtype);
+        t.NormalInPlace(random, 0, std);
+        return t;
+    }
+
+    /// <summary>Uniformly distributed values in [<paramref name="low"/>, <paramref name="high"/>).</summary>
+    public static Tensor Rand(ReadOnlySpan<int> shape, Random random, double low = 0, double high = 1, DType dtype = DType.Float32)
+    {
+        var t = Empty(shape, dtype);
+        t.UniformInPlace(random, low, high);
+        return t;
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /// <summary>Copies the elements, in row-major order, into a new array (any layout, any dtype matching <typeparamref name="T"/>).</summary>
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        ThrowIfDisposed();
+        if (DTypeInfo.Of<T>() != DType)
+            throw new InvalidOperationException($"Tensor has dtype {DType}; read it with ToArray<{DType.ClrType().Name}>() or convert it with To(DType.{DTypeInfo.Of<T>()}) first.");
+        var result = new T[Count];
+        StridedCopy.ToContiguous(Raw<T>(), Offset, Dims, StridesArray, result);
+        return result;
+    }
+
+    /// <summary>The value of a one-element tensor, as a double.</summary>
+    public double Item()
+    {
+        ThrowIfDisposed();
+        if (Count != 1)
+            throw new InvalidOperationException($"Item() needs a tensor with one element, but this one has shape {ShapeUtil.Format(Dims)}.");
+        return DType switch
+        {
+            DType.Float32 => Raw<float>()[Offset],
+            DType.Float64 => Raw<double>()[Offset],
+            DType.Int32 => Raw<int>()[Offset],
+            DType.Int64 => Raw<long>()[Offset],
+            DType.BFloat16 => (float)Numerics.BFloat16.FromBits(Raw<ushort>()[Offset]),
+            _ => throw new NotSupportedException(),
+        };
+    }
+
+    // ---------------------------------------------------------------- in-place (no autograd)
+
+    /// <summary>Sets every element to <paramref name="value"/>. Not recorded by autograd.</summary>
+    public Tensor Fill(double value)
+    {
+        ThrowIfDisposed();
+        var t = ContiguousOrThrowForWrite();
+        switch (DType)
+        {
+            case DType.Float32: t.Span<float>().Fill((float)value); break;
+            case DType.Float64: t.Span<double>().Fill(value); break;
+            case DType.Int32: t.Span<int>().Fill(checked((int)value)); break;
+            case DType.Int64: t.Span<long>().Fill(checked((long)value)); break;
+            case DType.BFloat16: t.Span<ushort>().Fill(((Numerics.BFloat16)(float)value).RawValue); break;
+        }
+        return this;
+    }
+
+    /// <summary>Overwrites this tensor's elements with <paramref name="source"/>'s (same shape and dtype). Not recorded by autograd.</summary>
+    public void CopyFrom(Tensor source)
+    {
+        ThrowIfDisposed();
+        source.ThrowIfDisposed();
+        ShapeUtil.RequireSameShape(this, source, nameof(CopyFrom));
+        if (DType != source.DType)
+            throw new ArgumentException($"CopyFrom needs equal dtypes, got {DType} and {source.DType}; convert with To() first.");
+        Device.Backend.Copy(source, this);
+    }
+
+    /// <summary>Fills with normal samples (Box–Muller on <paramref name="random"/>, so runs are reproducible).</summary>
+    public Tensor NormalInPlace(Random random, double mean, double std)
+    {
+        var t = ContiguousOrThrowForWrite();
+        switch (DType)
+        {
+            case DType.Float32:
+                {
+                    var s = t.Span<float>();
+                    for (int i = 0; i < s.Length; i++) s[i] = (float)(mean + std * Gaussian(random));
+                    break;
+                }
+            case DType.Float64:
+                {
+                    var s = t.Span<double>();
+                    for (int i = 0; i < s.Length; i++) s[i] = mean + std * Gaussian(random);
+                    break;
+                }
+            default: throw new NotSupportedException($"Random normal values need a floating-point tensor, not {DType}.");
+        }
+        return this;
+    }
+
+    /// <summary>Fills with uniform samples in [low, high).</summary>
+    public Tensor UniformInPlace(Random random, double low, double high)
+    {
+        var t = ContiguousOrThrowForWrite();
+        switch (DType)
+        {
+            case DType.Float32:
+                {
+                    var s = t.Span<float>();
+                    for (int i = 0; i < s.Length; i++) s[i] = (float)(low + (high - low) * random.NextDouble());
+                    break;
+                }
+            case DType.Float64:
+                {
+                    var s = t.Span<double>();
+                    for (int i = 0; i < s.Length; i++) s[i] = low + (high - low) * random.NextDouble();
+                    break;
+                }
+            default: throw new NotSupportedException($"Random uniform values need a floating-point tensor, not {DType}.");
+        }
+        return this;
+    }
+
+    private static double Gaussian(Random random)
+    {
+        // Box–Muller; 1 - NextDouble() keeps the log argument in (0, 1].
+        double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+    }
+
+    private Tensor ContiguousOrThrowForWrite()
+    {
+        if (!IsContiguous)
+            throw new InvalidOperationException($"In-place writes need a contiguous tensor; Tensor{ShapeUtil.Format(Dims)} is a strided view.");
+        return this;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.Append("Tensor").Append(ShapeUtil.Format(Dims)).Append(' ').Append(DType).Append(' ').Append(Device.Name);
+        if (Name is not null) sb.Append(" '").Append(Name).Append('\'');
+        if (_disposed) { sb.Append(" (disposed)"); return sb.ToString(); }
+        if (Count <= 8 && DType != DType.BFloat16)
+        {
+            sb.Append(" [");
+            sb.Append(DType switch
+            {
+                DType.Float32 => string.Join(", ", ToArray<float>()),
+                DType.Float64 => string.Join(", ", ToArray<double>()),
+                DType.Int32 => string.Join(", ", ToArray<int>()),
+                _ => string.Join(", ", ToArray<long>()),
+            });
+            sb.Append(']');
+        }
+        return sb.ToString();
+    }
+}
