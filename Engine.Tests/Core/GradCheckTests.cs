@@ -1,0 +1,103 @@
+using Engine;
+using Engine.NN;
+
+namespace Engine.Tests.Core;
+
+/// <summary>Every op's backward against finite differences in float64, on fresh random inputs.</summary>
+public class GradCheckTests
+{
+    private static readonly Random R = new(1234);
+
+    private static Tensor X(params int[] shape) => GradCheck.Rand(R, shape);
+
+    [Fact]
+    public void Binary_ops_with_broadcasting()
+    {
+        using var s = new TensorScope();
+        GradCheck.Check("add", t => t[0] + t[1], [X(3, 4), X(4)]);
+        GradCheck.Check("sub", t => t[0] - t[1], [X(2, 1, 4), X(3, 1)]);
+        GradCheck.Check("mul", t => t[0] * t[1], [X(3, 4), X(3, 1)]);
+        var denom = X(3, 4);
+        using (Engine.Autograd.GradMode.NoGrad()) { var d = denom.Span<double>(); for (int i = 0; i < d.Length; i++) d[i] = 1.5 + Math.Abs(d[i]); }
+        GradCheck.Check("div", t => t[0] / t[1], [X(3, 4), denom]);
+        GradCheck.Check("scalar", t => (t[0] * 2.5 + 1.0) * -1.0, [X(5)]);
+    }
+
+    [Fact]
+    public void Unary_ops()
+    {
+        using var s = new TensorScope();
+        var pos = X(4, 5);
+        var p = pos.Span<double>(); for (int i = 0; i < p.Length; i++) p[i] = 0.5 + Math.Abs(p[i]);
+        GradCheck.Check("exp", t => t[0].Exp(), [X(4, 5)]);
+        GradCheck.Check("log", t => t[0].Log(), [pos]);
+        GradCheck.Check("sqrt", t => t[0].Sqrt(), [pos]);
+        GradCheck.Check("tanh", t => t[0].Tanh(), [X(4, 5)]);
+        GradCheck.Check("square", t => t[0].Square(), [X(4, 5)]);
+        GradCheck.Check("relu", t => t[0].Relu(), [X(4, 5)]);
+        GradCheck.Check("relu2", t => t[0].ReluSquared(), [X(4, 5)]);
+        GradCheck.Check("softcap", t => (t[0] * 20.0).Softcap(15), [X(4, 5)]);
+    }
+
+    [Fact]
+    public void Reductions_and_views()
+    {
+        using var s = new TensorScope();
+        GradCheck.Check("sum", t => t[0].Sum(), [X(3, 4)]);
+        GradCheck.Check("sum dim", t => t[0].Sum(1), [X(3, 4, 2)]);
+        GradCheck.Check("mean dim keep", t => t[0].Mean(-1, keepDim: true), [X(3, 4)]);
+        GradCheck.Check("mean", t => t[0].Mean(), [X(2, 3)]);
+        GradCheck.Check("reshape of transpose", t => t[0].Transpose(0, 1).Reshape(-1) * 1.0, [X(3, 4)]);
+        GradCheck.Check("permute", t => t[0].Permute(2, 0, 1).Contiguous() * 1.0, [X(2, 3, 4)]);
+        GradCheck.Check("narrow", t => t[0].Narrow(1, 1, 2) * 1.0, [X(3, 4)]);
+        GradCheck.Check("expand", t => t[0].Expand(3, 4) * 1.0, [X(1, 4)]);
+        GradCheck.Check("softmax", t => Functional.Softmax(t[0]), [X(3, 7)]);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void MatMul_all_transposes_and_batches(bool ta, bool tb)
+    {
+        using var s = new TensorScope();
+        var a = ta ? X(5, 3) : X(3, 5);
+        var b = tb ? X(4, 5) : X(5, 4);
+        GradCheck.Check($"matmul {ta} {tb}", t => Tensor.MatMul(ta ? t[0].Transpose(0, 1) : t[0], tb ? t[1].Transpose(0, 1) : t[1]), [a, b]);
+        var ab = ta ? X(2, 5, 3) : X(2, 3, 5);
+        var bb = tb ? X(2, 4, 5) : X(2, 5, 4);
+        GradCheck.Check($"bmm {ta} {tb}", t => Tensor.MatMul(ta ? t[0].Transpose(1, 2) : t[0], tb ? t[1].Transpose(1, 2) : t[1]), [ab, bb]);
+        GradCheck.Check("linear", t => Functional.Linear(t[0], t[1]), [X(2, 3, 5), X(4, 5)]);
+    }
+
+    [Fact]
+    public void Embedding_gathers_and_scatters_repeated_ids()
+    {
+        using var s = new TensorScope();
+        var ids = Tensor.FromArray(new long[] { 3, 1, 3, 0, 4, 3 }, 2, 3);
+        GradCheck.Check("embedding", t => Functional.Embedding(t[0], t[1]), [ids, X(5, 4)], [false, true]);
+    }
+
+    [Fact]
+    public void RmsNorm_rotary_and_cross_entropy()
+    {
+        using var s = new TensorScope();
+        GradCheck.Check("rmsnorm", t => Functional.RmsNorm(t[0]), [X(3, 8)]);
+        var (cos, sin) = (X(6, 3), X(6, 3));
+        GradCheck.Check("rotary", t => Functional.Rotary(t[0], cos, sin), [X(2, 5, 3, 6)]);
+        var targets = Tensor.FromArray(new long[] { 2, -1, 0, 6, 1 }, 5);
+        GradCheck.Check("cross-entropy", t => Functional.CrossEntropy(t[0], targets), [X(5, 7)]);
+    }
+
+    [Theory]
+    [InlineData(-1, 4, 4)]
+    [InlineData(2, 4, 2)]
+    [InlineData(0, 2, 1)]
+    public void Attention_causal_gqa_window(int window, int heads, int kvHeads)
+    {
+        using var s = new TensorScope();
+        GradCheck.Check($"attention w={window} h={heads}/{kvHeads}",
+            t => Functional.CausalAttention(t[0], t[1], t[2], window), [X(2, 6, heads, 4), X(2, 6, kvHeads, 4), X(2, 6, kvHeads, 4)]);
+    }
+}

@@ -1,0 +1,151 @@
+using Engine;
+using Engine.Autograd;
+
+namespace Engine.Tests.Core;
+
+public class TensorTests
+{
+    [Fact]
+    public void Views_share_storage_and_read_in_logical_order()
+    {
+        using var scope = new TensorScope();
+        var t = Tensor.FromArray(Enumerable.Range(0, 24).Select(i => (float)i).ToArray(), 2, 3, 4);
+        var tr = t.Transpose(1, 2);                       // (2, 4, 3)
+        Assert.Equal([2, 4, 3], tr.Shape.ToArray());
+        Assert.False(tr.IsContiguous);
+        var expected = new float[24];
+        for (int a = 0, o = 0; a < 2; a++) for (int c = 0; c < 4; c++) for (int b = 0; b < 3; b++) expected[o++] = a * 12 + b * 4 + c;
+        Assert.Equal(expected, tr.ToArray<float>());
+        Assert.Equal(expected, tr.Reshape(-1).ToArray<float>());
+        var n = t.Narrow(2, 1, 2);                        // (2, 3, 2)
+        Assert.Equal([1f, 2, 5, 6, 9, 10, 13, 14, 17, 18, 21, 22], n.ToArray<float>());
+        var p = t.Permute(2, 0, 1);
+        Assert.Equal(t.ToArray<float>()[5], p.ToArray<float>()[1 * 6 + 0 * 3 + 1]);
+        Assert.Equal(24, t.Reshape(4, -1).Size(0) * t.Reshape(4, -1).Size(1));
+        Assert.Equal([2, 1, 3, 4], t.Unsqueeze(1).Shape.ToArray());
+    }
+
+    [Fact]
+    public void Broadcasting_follows_numpy_rules()
+    {
+        using var scope = new TensorScope();
+        var a = Tensor.FromArray(new double[] { 1, 2, 3, 4, 5, 6 }, 2, 3);
+        var b = Tensor.FromArray(new double[] { 10, 20, 30 }, 3);
+        var c = Tensor.FromArray(new double[] { 100, 200 }, 2, 1);
+        Assert.Equal([11.0, 22, 33, 14, 25, 36], (a + b).ToArray<double>());
+        Assert.Equal([101.0, 102, 103, 204, 205, 206], (a + c).ToArray<double>());
+        Assert.Equal([-9.0, -18, -27, -6, -15, -24], (a - b).ToArray<double>());
+        Assert.Equal([5.0, 7, 9], a.Sum(0).ToArray<double>());
+        Assert.Equal(21.0, a.Sum().Item());
+        Assert.Equal([2.0, 5], a.Mean(1).ToArray<double>());
+    }
+
+    [Fact]
+    public void Shape_mismatches_name_both_shapes()
+    {
+        using var scope = new TensorScope();
+        var a = Tensor.Zeros([2, 3]);
+        var b = Tensor.Zeros([4, 5]);
+        var e = Assert.Throws<ArgumentException>(() => a + b);
+        Assert.Contains("[2, 3]", e.Message);
+        Assert.Contains("[4, 5]", e.Message);
+        var m = Assert.Throws<ArgumentException>(() => Tensor.MatMul(a, b));
+        Assert.Contains("[2, 3]", m.Message);
+        Assert.Contains("[4, 5]", m.Message);
+        Assert.Contains("-1", Assert.Throws<ArgumentException>(() => a.Reshape(4, -1)).Message);
+    }
+
+    [Fact]
+    public void Token_ids_out_of_range_name_the_id_and_the_vocabulary()
+    {
+        using var scope = new TensorScope();
+        var w = Tensor.Zeros([10, 4]);
+        var ids = Tensor.FromArray(new long[] { 3, 12 }, 2);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Engine.NN.Functional.Embedding(ids, w));
+        Assert.Contains("12", e.Message);
+        Assert.Contains("10", e.Message);
+        var targets = Tensor.FromArray(new long[] { 3, 10 }, 2);
+        var ce = Assert.Throws<ArgumentOutOfRangeException>(() => Engine.NN.Functional.CrossEntropy(Tensor.Zeros([2, 10]), targets));
+        Assert.Contains("10 classes", ce.Message);
+    }
+
+    [Fact]
+    public void Matmul_matches_float64_reference_for_every_layout()
+    {
+        var r = new Random(5);
+        using var scope = new TensorScope();
+        foreach (var (m, k, n) in new[] { (1, 1, 1), (7, 13, 5), (33, 65, 17), (64, 64, 64) })
+        {
+            var a = Tensor.RandN([m, k], r);
+            var b = Tensor.RandN([k, n], r);
+            var c = Tensor.MatMul(a, b).ToArray<float>();
+            var ct = Tensor.MatMul(a.Transpose(0, 1).Contiguous().Transpose(0, 1), b.Transpose(0, 1).Contiguous().Transpose(0, 1)).ToArray<float>();
+            var ad = a.ToArray<float>(); var bd = b.ToArray<float>();
+            double err = 0, norm = 0;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double s = 0;
+                    for (int p = 0; p < k; p++) s += (double)ad[i * k + p] * bd[p * n + j];
+                    err += (c[i * n + j] - s) * (c[i * n + j] - s) + (ct[i * n + j] - s) * (ct[i * n + j] - s);
+                    norm += s * s;
+                }
+            Assert.True(Math.Sqrt(err / Math.Max(norm, 1e-30)) < 1e-5, $"matmul {m}x{k}x{n}: relative error {Math.Sqrt(err / norm):E2}");
+        }
+    }
+
+    [Fact]
+    public void Gradients_accumulate_across_backward_calls_and_nograd_records_nothing()
+    {
+        var w = Tensor.FromArray(new double[] { 1, 2, 3 }, 3);
+        w.RequiresGrad = true;
+        using (new TensorScope())
+        {
+            (w * w).Sum().Backward();
+            (w * w).Sum().Backward();
+        }
+        Assert.Equal([4.0, 8, 12], w.Grad!.ToArray<double>());
+        using (new TensorScope())
+        using (GradMode.NoGrad())
+        {
+            var y = (w * w).Sum();
+            Assert.False(y.RequiresGrad);
+            Assert.Throws<InvalidOperationException>(() => y.Backward());
+        }
+        w.Grad.Dispose();
+        w.Dispose();
+    }
+
+    [Fact]
+    public void Cast_to_bfloat16_rounds_and_back()
+    {
+        using var scope = new TensorScope();
+        var t = Tensor.FromArray(new float[] { 1f, 1.00390625f, -2.5f, 3.14159f }, 4);
+        var back = t.To(DType.BFloat16).To(DType.Float32).ToArray<float>();
+        Assert.Equal([1f, 1f, -2.5f, 3.140625f], back);
+    }
+}
+
+[Collection("Memory")]
+public class ScopeTests
+{
+    [Fact]
+    public void Scope_disposes_what_it_created_and_keep_rescues()
+    {
+        var before = Device.Cpu.LiveBuffers;
+        Tensor kept, inner;
+        using (new TensorScope())
+        {
+            inner = Tensor.Zeros([3]);
+            kept = TensorScope.Keep(Tensor.Zeros([3]) + 1.0);
+            Assert.True(Device.Cpu.LiveBuffers > before);
+        }
+        Assert.True(inner.IsDisposed);
+        Assert.False(kept.IsDisposed);
+        Assert.Equal([1f, 1, 1], kept.ToArray<float>());
+        var e = Assert.Throws<ObjectDisposedException>(() => inner.ToArray<float>());
+        Assert.Contains("TensorScope", e.Message);
+        kept.Dispose();
+        Assert.Equal(before, Device.Cpu.LiveBuffers);
+    }
+}
