@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""The PyTorch peer of Engine.Benchmarks' TrainStepBenchmarks: one training step (forward, backward,
+AdamW for wte/lm_head + Muon for block matrices) of the same small GPT, on the CPU, with the same
+thread count. Uses tools/fixtures/reference_gpt.py, the independent reference the tests check
+Engine against, so both sides compute the same model.
+
+    /usr/bin/python3 tools/bench/train_step_torch.py [--threads 2] [--steps 10]
+
+Prints one line per timed step and a final `torch_ms_per_step=<median>` line.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+import torch  # noqa: E402
+from reference_gpt import GPT, GPTConfig, Muon  # noqa: E402
+
+# The shape issue #2 names: 4 layers, width 256, 4 heads, sequence 256, batch 8, vocabulary 4096.
+CONFIG = GPTConfig(sequence_len=256, vocab_size=4096, n_layer=4, n_head=4, n_kv_head=4, n_embd=256, window_pattern="L")
+BATCH = 8
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--steps", type=int, default=10)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = GPT(CONFIG)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.02)
+    matrices = [p for n, p in model.named_parameters() if n.startswith("transformer.h.")]
+    scale = (CONFIG.n_embd / 768) ** -0.5
+    adamw = torch.optim.AdamW(
+        [{"params": [model.lm_head.weight], "lr": 0.004 * scale}, {"params": [model.transformer.wte.weight], "lr": 0.2 * scale}],
+        betas=(0.8, 0.95), eps=1e-10, weight_decay=0.0)
+    muon = Muon(matrices, lr=0.02, momentum=0.95, nesterov=True)
+    tokens = torch.randint(0, CONFIG.vocab_size, (BATCH, CONFIG.sequence_len + 1))
+    x, y = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
+
+    def step():
+        _, loss = model(x, y)
+        loss.backward()
+        adamw.step()
+        muon.step()
+        model.zero_grad(set_to_none=False)
+        return loss.item()
+
+    for _ in range(2):
+        step()
+    times = []
+    for i in range(args.steps):
+        t0 = time.perf_counter()
+        loss = step()
+        times.append((time.perf_counter() - t0) * 1e3)
+        print(f"torch step {i}: {times[-1]:.1f} ms loss {loss:.4f}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, blas: "
+          f"{'openblas' if 'openblas' in torch.__config__.show().lower() else 'other'}")
+    print(f"torch_ms_per_step={statistics.median(times):.1f}")
+
+
+if __name__ == "__main__":
+    main()
