@@ -1,0 +1,89 @@
+namespace Engine.Gpu;
+
+/// <summary>
+/// The warp of the current thread: lanes, shuffles and votes. Every lane of the warp must take part in a
+/// collective (the full-mask .sync forms of PTX); the CPU accelerator reports a collective that some
+/// lanes skip. A shuffle whose source lane lies outside the warp returns the caller's own value.
+/// </summary>
+public static class Warp
+{
+    /// <summary>Number of lanes in a warp: 32 on NVIDIA GPUs, a setting on the CPU accelerator.</summary>
+    public static int WarpSize { [Intrinsic(IntrinsicKind.WarpSize)] get => KernelContext.Get("Warp.WarpSize").WarpSize; }
+
+    /// <summary>Index of the current thread in its warp.</summary>
+    public static int LaneIdx { [Intrinsic(IntrinsicKind.LaneIdx)] get => KernelContext.Get("Warp.LaneIdx").LaneIdx; }
+
+    /// <summary>Index of the current warp in its group.</summary>
+    public static int WarpIdx => Group.LinearIndex / WarpSize;
+
+    /// <summary>Waits until every lane of the warp has arrived.</summary>
+    [Intrinsic(IntrinsicKind.WarpBarrier)]
+    public static void Barrier() => KernelContext.Get("Warp.Barrier").WarpBarrier();
+
+    /// <summary>The value held by lane <paramref name="sourceLane"/> (taken modulo the warp size).</summary>
+    /// <typeparam name="T">Any unmanaged type; structs are shuffled field by field.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    /// <param name="sourceLane">The lane to read from.</param>
+    [Intrinsic(IntrinsicKind.ShuffleIdx)]
+    public static T Shuffle<T>(T value, int sourceLane) where T : unmanaged =>
+        ShuffleCpu(IntrinsicKind.ShuffleIdx, value, sourceLane);
+
+    /// <summary>The value held by lane <c>LaneIdx + delta</c>, or the caller's own value past the last lane.</summary>
+    /// <typeparam name="T">Any unmanaged type; structs are shuffled field by field.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    /// <param name="delta">How many lanes up to read from.</param>
+    [Intrinsic(IntrinsicKind.ShuffleDown)]
+    public static T ShuffleDown<T>(T value, int delta) where T : unmanaged =>
+        ShuffleCpu(IntrinsicKind.ShuffleDown, value, delta);
+
+    /// <summary>The value held by lane <c>LaneIdx - delta</c>, or the caller's own value before lane 0.</summary>
+    /// <typeparam name="T">Any unmanaged type; structs are shuffled field by field.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    /// <param name="delta">How many lanes down to read from.</param>
+    [Intrinsic(IntrinsicKind.ShuffleUp)]
+    public static T ShuffleUp<T>(T value, int delta) where T : unmanaged =>
+        ShuffleCpu(IntrinsicKind.ShuffleUp, value, delta);
+
+    /// <summary>The value held by lane <c>LaneIdx ^ laneMask</c> (the butterfly of tree reductions).</summary>
+    /// <typeparam name="T">Any unmanaged type; structs are shuffled field by field.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    /// <param name="laneMask">The bits to flip in the lane index.</param>
+    [Intrinsic(IntrinsicKind.ShuffleXor)]
+    public static T ShuffleXor<T>(T value, int laneMask) where T : unmanaged =>
+        ShuffleCpu(IntrinsicKind.ShuffleXor, value, laneMask);
+
+    /// <summary>True when <paramref name="predicate"/> holds on every lane of the warp.</summary>
+    /// <param name="predicate">This lane's vote.</param>
+    [Intrinsic(IntrinsicKind.VoteAll)]
+    public static bool All(bool predicate) => Array.TrueForAll(KernelContext.Get("Warp.All").WarpGather(predicate), p => p);
+
+    /// <summary>True when <paramref name="predicate"/> holds on any lane of the warp.</summary>
+    /// <param name="predicate">This lane's vote.</param>
+    [Intrinsic(IntrinsicKind.VoteAny)]
+    public static bool Any(bool predicate) => Array.Exists(KernelContext.Get("Warp.Any").WarpGather(predicate), p => p);
+
+    /// <summary>A mask with bit i set when <paramref name="predicate"/> holds on lane i.</summary>
+    /// <param name="predicate">This lane's vote.</param>
+    [Intrinsic(IntrinsicKind.VoteBallot)]
+    public static uint Ballot(bool predicate)
+    {
+        bool[] votes = KernelContext.Get("Warp.Ballot").WarpGather(predicate);
+        uint mask = 0;
+        for (int lane = 0; lane < votes.Length; lane++)
+        {
+            if (votes[lane])
+            {
+                mask |= 1u << lane;
+            }
+        }
+        return mask;
+    }
+
+    private static T ShuffleCpu<T>(IntrinsicKind kind, T value, int argument) where T : unmanaged
+    {
+        KernelContext context = KernelContext.Get("Warp." + kind);
+        T[] all = context.WarpGather(value);
+        int source = WarpSemantics.SourceLane(kind, context.LaneIdx, argument, context.WarpSize);
+        return source < all.Length ? all[source] : value;
+    }
+}

@@ -1,0 +1,131 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Engine.Gpu;
+using Xunit;
+
+namespace Engine.Tests.Gpu;
+
+/// <summary>
+/// Runs one kernel twice on the same inputs, as plain C# under the CLR (the specification) and on the
+/// CPU accelerator (the compiled IR), and requires every array to agree bit for bit afterwards. Arrays in
+/// the argument list become buffers (ArrayView parameters); other arguments pass as they are.
+/// </summary>
+internal static class KernelHarness
+{
+    public static Array[] RunBoth(Delegate kernel, KernelConfig config, int warpSize, params object[] args)
+    {
+        Array[] expected = Run(kernel, config, args, accelerator: null, warpSize);
+        using var cpu = new CpuAccelerator(warpSize);
+        Array[] actual = Run(kernel, config, args, cpu, warpSize);
+        for (int k = 0; k < expected.Length; k++)
+        {
+            AssertSameBits(expected[k], actual[k], $"{kernel.Method.Name}, argument {k}, warp size {warpSize}");
+        }
+        return actual;
+    }
+
+    /// <summary>Runs the kernel on copies of the arrays; returns the arrays as the kernel left them.</summary>
+    public static Array[] Run(Delegate kernel, KernelConfig config, object[] args, Accelerator? accelerator, int warpSize)
+    {
+        // Buffers for the CLR run come from a CPU accelerator too: they are only native memory there.
+        using var memory = new CpuAccelerator(warpSize);
+        Accelerator owner = accelerator ?? memory;
+        var buffers = new List<IDisposable>();
+        var readers = new List<Func<Array>>();
+        var launchArgs = new object[args.Length];
+        try
+        {
+            for (int k = 0; k < args.Length; k++)
+            {
+                if (args[k] is Array array)
+                {
+                    MethodInfo make = typeof(KernelHarness).GetMethod(nameof(MakeBuffer), BindingFlags.NonPublic | BindingFlags.Static)!
+                        .MakeGenericMethod(array.GetType().GetElementType()!);
+                    var (buffer, view, read) = ((IDisposable, object, Func<Array>))make.Invoke(null, [owner, array])!;
+                    buffers.Add(buffer);
+                    readers.Add(read);
+                    launchArgs[k] = view;
+                }
+                else
+                {
+                    launchArgs[k] = args[k];
+                }
+            }
+            if (accelerator is null)
+            {
+                ClrKernelRunner.Run(kernel, config, warpSize, launchArgs);
+            }
+            else
+            {
+                accelerator.Launch(kernel, config, launchArgs);
+            }
+            return readers.Select(r => r()).ToArray();
+        }
+        finally
+        {
+            foreach (IDisposable b in buffers)
+            {
+                b.Dispose();
+            }
+        }
+    }
+
+    private static (IDisposable, object, Func<Array>) MakeBuffer<T>(Accelerator accelerator, T[] data) where T : unmanaged
+    {
+        MemoryBuffer<T> buffer = accelerator.Allocate<T>(data.AsSpan());
+        return (buffer, buffer.View, () => buffer.GetAsArray());
+    }
+
+    public static void AssertSameBits(Array expected, Array actual, string what)
+    {
+        Assert.Equal(expected.GetType(), actual.GetType());
+        Assert.Equal(expected.Length, actual.Length);
+        // NaN payloads and signs are not specified by the CLR (the JIT may swap the operands of a
+        // commutative operation), so any NaN matches any NaN; everything else, -0.0 included, is bitwise.
+        if (expected is float[] ef && actual is float[] af)
+        {
+            for (int k = 0; k < ef.Length; k++)
+            {
+                if (!(float.IsNaN(ef[k]) && float.IsNaN(af[k])) && BitConverter.SingleToInt32Bits(ef[k]) != BitConverter.SingleToInt32Bits(af[k]))
+                {
+                    Assert.Fail($"{what}: element {k} differs: CLR {Describe(ef[k])}, CPU accelerator {Describe(af[k])}.");
+                }
+            }
+            return;
+        }
+        if (expected is double[] ed && actual is double[] ad)
+        {
+            for (int k = 0; k < ed.Length; k++)
+            {
+                if (!(double.IsNaN(ed[k]) && double.IsNaN(ad[k])) && BitConverter.DoubleToInt64Bits(ed[k]) != BitConverter.DoubleToInt64Bits(ad[k]))
+                {
+                    Assert.Fail($"{what}: element {k} differs: CLR {Describe(ed[k])}, CPU accelerator {Describe(ad[k])}.");
+                }
+            }
+            return;
+        }
+        byte[] e = Bytes(expected), a = Bytes(actual);
+        int elementSize = e.Length / Math.Max(1, expected.Length);
+        for (int i = 0; i < e.Length; i++)
+        {
+            if (e[i] != a[i])
+            {
+                int element = i / elementSize;
+                Assert.Fail($"{what}: element {element} differs: CLR {Describe(expected.GetValue(element))}, CPU accelerator {Describe(actual.GetValue(element))}.");
+            }
+        }
+    }
+
+    private static string Describe(object? v) => v switch
+    {
+        float f => $"{f:R} (0x{BitConverter.SingleToInt32Bits(f):X8})",
+        double d => $"{d:R} (0x{BitConverter.DoubleToInt64Bits(d):X16})",
+        _ => v?.ToString() ?? "null",
+    };
+
+    private static byte[] Bytes(Array array) =>
+        (byte[])typeof(KernelHarness).GetMethod(nameof(BytesOf), BindingFlags.NonPublic | BindingFlags.Static)!
+            .MakeGenericMethod(array.GetType().GetElementType()!).Invoke(null, [array])!;
+
+    private static byte[] BytesOf<T>(T[] array) where T : unmanaged => MemoryMarshal.AsBytes(array.AsSpan()).ToArray();
+}
