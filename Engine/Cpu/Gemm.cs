@@ -1,12 +1,13 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace Engine.Cpu;
 
 /// <summary>
-/// Generic row-major GEMM: c = alpha * op(a) @ op(b) + beta * c, parallel over rows: vectorised
-/// row updates (axpy) or dot products, no packing. It serves float64 (gradient checks) and is the
-/// reference the packed float32 SGEMM is tested against.
+/// Generic row-major GEMM: c = alpha * op(a) @ op(b) + beta * c. Float32 goes to the packed
+/// <see cref="Sgemm"/>; everything else (float64 for gradient checks) and tiny float32 products use
+/// the plain loop here: vectorised row updates or dot products, parallel over rows.
 /// </summary>
 internal static class Gemm
 {
@@ -14,7 +15,13 @@ internal static class Gemm
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // The packed float32 SGEMM (Engine/Cpu/Sgemm*.cs) takes over float here when it lands.
+        if (typeof(T) == typeof(float))
+        {
+            Sgemm.Multiply(transA, transB, m, n, k, (float)(object)alpha,
+                MemoryMarshal.Cast<T, float>(a), lda, MemoryMarshal.Cast<T, float>(b), ldb, (float)(object)beta,
+                MemoryMarshal.Cast<T, float>(c), ldc);
+            return;
+        }
         Reference(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
