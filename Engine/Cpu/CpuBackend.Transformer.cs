@@ -116,14 +116,14 @@ internal sealed partial class CpuBackend
 
     public void RmsNormBackward(Tensor x, Tensor rstd, Tensor dy, Tensor dx)
     {
-        if (x.DType == DType.Float32) RmsNormBackwardT(x.Span<float>().ToArray(), rstd.Raw<float>(), dy.Raw<float>(), dx.Raw<float>(), x.Dims[^1], (float)0);
-        else RmsNormBackwardT(x.Span<double>().ToArray(), rstd.Raw<double>(), dy.Raw<double>(), dx.Raw<double>(), x.Dims[^1], 0.0);
+        if (x.DType == DType.Float32) RmsNormBackwardT(x.Raw<float>(), rstd.Raw<float>(), dy.Raw<float>(), dx.Raw<float>(), x.Dims[^1], x.Count);
+        else RmsNormBackwardT(x.Raw<double>(), rstd.Raw<double>(), dy.Raw<double>(), dx.Raw<double>(), x.Dims[^1], x.Count);
     }
 
-    private static void RmsNormBackwardT<T>(T[] x, T[] rstd, T[] dy, T[] dx, int dim, T _) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void RmsNormBackwardT<T>(T[] x, T[] rstd, T[] dy, T[] dx, int dim, int count) where T : unmanaged, IFloatingPointIeee754<T>
     {
         // dx = r * (dy - x * r^2 * mean(dy * x))
-        int rows = dim == 0 ? 0 : x.Length / dim;
+        int rows = dim == 0 ? 0 : count / dim;
         T invDim = T.One / T.CreateChecked(dim);
         For(rows, dim, r =>
         {
@@ -200,7 +200,8 @@ internal sealed partial class CpuBackend
         {
             int b = bh / h, head = bh % h, kh = head / group;
             int qOff = b * t * ldq + head * d, kOff = b * t * ldk + kh * d;
-            var p = new T[t * t];
+            var pool = System.Buffers.ArrayPool<T>.Shared;
+            var p = pool.Rent(t * t);
             Gemm.Multiply(false, true, t, t, d, scale, qs.AsSpan(qOff), ldq, ks.AsSpan(kOff), ldk, T.Zero, p, t);
             for (int i = 0; i < t; i++)
             {
@@ -217,6 +218,7 @@ internal sealed partial class CpuBackend
                 ls[(b * h + head) * t + i] = max + T.Log(sum);
             }
             Gemm.Multiply(false, false, t, d, t, T.One, p, t, vs.AsSpan(kOff), ldk, T.Zero, os.AsSpan(qOff), ldq);
+            pool.Return(p);
         });
     }
 
@@ -239,9 +241,10 @@ internal sealed partial class CpuBackend
         {
             int b = bkh / hk, kh = bkh % hk;
             int kOff = b * t * ldk + kh * d;
-            var p = new T[t * t];
-            var dp = new T[t * t];
-            var rowDot = new T[t];
+            var pool = System.Buffers.ArrayPool<T>.Shared;
+            var p = pool.Rent(t * t);
+            var dp = pool.Rent(t * t);
+            var rowDot = pool.Rent(t);
             for (int g = 0; g < group; g++)
             {
                 int head = kh * group + g, qOff = b * t * ldq + head * d;
@@ -274,6 +277,9 @@ internal sealed partial class CpuBackend
                 Gemm.Multiply(false, false, t, d, t, T.One, dp, t, ks.AsSpan(kOff), ldk, T.Zero, dqs.AsSpan(qOff), ldq);
                 Gemm.Multiply(true, false, t, d, t, T.One, dp, t, qs.AsSpan(qOff), ldq, beta, dks.AsSpan(kOff), ldk);
             }
+            pool.Return(p);
+            pool.Return(dp);
+            pool.Return(rowDot);
         });
     }
 
@@ -310,8 +316,12 @@ internal sealed partial class CpuBackend
         {
             var row = new ReadOnlySpan<T>(z, zo + r * vocab, vocab);
             T max = TensorPrimitives.Max(row);
-            T sum = T.Zero;
-            for (int i = 0; i < vocab; i++) sum += T.Exp(row[i] - max);
+            var scratch = System.Buffers.ArrayPool<T>.Shared.Rent(vocab);
+            var e = scratch.AsSpan(0, vocab);
+            TensorPrimitives.Subtract(row, max, e);
+            TensorPrimitives.Exp<T>(e, e);
+            T sum = TensorPrimitives.Sum<T>(e);
+            System.Buffers.ArrayPool<T>.Shared.Return(scratch);
             T l = max + T.Log(sum);
             ll[r] = l;
             lo[r] = tg[r] == ignoreIndex ? T.Zero : l - row[(int)tg[r]];
@@ -346,13 +356,13 @@ internal sealed partial class CpuBackend
 
     public void Softmax(Tensor x, Tensor y)
     {
-        if (x.DType == DType.Float32) SoftmaxT(x.Span<float>().ToArray(), y.Raw<float>(), x.Dims[^1]);
-        else SoftmaxT(x.Span<double>().ToArray(), y.Raw<double>(), x.Dims[^1]);
+        if (x.DType == DType.Float32) SoftmaxT(x.Raw<float>(), y.Raw<float>(), x.Dims[^1], x.Count);
+        else SoftmaxT(x.Raw<double>(), y.Raw<double>(), x.Dims[^1], x.Count);
     }
 
-    private static void SoftmaxT<T>(T[] x, T[] y, int dim) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void SoftmaxT<T>(T[] x, T[] y, int dim, int count) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = dim == 0 ? 0 : x.Length / dim;
+        int rows = dim == 0 ? 0 : count / dim;
         For(rows, dim, r => TensorPrimitives.SoftMax(new ReadOnlySpan<T>(x, r * dim, dim), new Span<T>(y, r * dim, dim)));
     }
 

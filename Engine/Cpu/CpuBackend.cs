@@ -199,15 +199,33 @@ internal sealed partial class CpuBackend : IBackend
             case UnaryOp.AddScalar: dy.CopyTo(dx); break;
             case UnaryOp.Exp: TensorPrimitives.Multiply(dy, y, dx); break;
             case UnaryOp.Log: TensorPrimitives.Divide(dy, x, dx); break;
-            case UnaryOp.Sqrt: for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] / (two * y[i]); break;
-            case UnaryOp.Square: for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] * two * x[i]; break;
-            case UnaryOp.Tanh: for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] * (T.One - y[i] * y[i]); break;
-            case UnaryOp.Softcap:
-                // y = cap * tanh(x/cap): dy/dx = 1 - (y/cap)^2
-                for (int i = 0; i < dx.Length; i++) { T t = y[i] / arg; dx[i] = dy[i] * (T.One - t * t); }
+            case UnaryOp.Sqrt: // dy / (2 y)
+                TensorPrimitives.Divide(dy, y, dx);
+                TensorPrimitives.Multiply(dx, T.One / two, dx);
                 break;
-            case UnaryOp.Relu: for (int i = 0; i < dx.Length; i++) dx[i] = x[i] > T.Zero ? dy[i] : T.Zero; break;
-            case UnaryOp.ReluSquared: for (int i = 0; i < dx.Length; i++) dx[i] = x[i] > T.Zero ? dy[i] * two * x[i] : T.Zero; break;
+            case UnaryOp.Square: // dy · 2x
+                TensorPrimitives.Multiply(dy, x, dx);
+                TensorPrimitives.Multiply(dx, two, dx);
+                break;
+            case UnaryOp.Tanh: // dy · (1 − y²)
+                TensorPrimitives.Multiply(y, y, dx);
+                TensorPrimitives.Subtract(T.One, dx, dx);
+                TensorPrimitives.Multiply(dx, dy, dx);
+                break;
+            case UnaryOp.Softcap: // y = cap·tanh(x/cap): dy · (1 − (y/cap)²)
+                TensorPrimitives.Multiply(y, y, dx);
+                TensorPrimitives.Multiply(dx, -T.One / (arg * arg), dx);
+                TensorPrimitives.Add(dx, T.One, dx);
+                TensorPrimitives.Multiply(dx, dy, dx);
+                break;
+            case UnaryOp.Relu: // dy where x > 0
+                for (int i = 0; i < dx.Length; i++) dx[i] = x[i] > T.Zero ? dy[i] : T.Zero;
+                break;
+            case UnaryOp.ReluSquared: // dy · 2·relu(x)
+                TensorPrimitives.Max(x, T.Zero, dx);
+                TensorPrimitives.Multiply(dx, dy, dx);
+                TensorPrimitives.Multiply(dx, two, dx);
+                break;
         }
     }
 
