@@ -71,17 +71,28 @@ public sealed class Muon : Optimizer
     public static Tensor NewtonSchulz(Tensor g, int steps)
     {
         using var noGrad = GradMode.NoGrad();
+        using var scope = new TensorScope();          // the iterates die here; only the result leaves
         bool tall = g.Size(0) > g.Size(1);
         var x = tall ? g.Transpose(0, 1).Contiguous() : g.Contiguous();
         double norm = Math.Sqrt(x.Square().Sum().Item());
         x = x * (1.0 / (norm + 1e-7));
+        int rows = x.Size(0);
+        var a = Tensor.Empty([rows, rows], x.DType, x.Device);
+        var b = Tensor.Empty([rows, rows], x.DType, x.Device);
+        var xt = x.Transpose(0, 1);
         for (int i = 0; i < steps; i++)
         {
-            var a = Tensor.MatMul(x, x.Transpose(0, 1));
-            var b = a * NsB + Tensor.MatMul(a, a) * NsC;
-            x = x * NsA + Tensor.MatMul(b, x);
+            // A = X Xᵀ;  B = c·A·A + b·A;  X ← B·X + a·X  (the scalings ride on the GEMMs' alpha and beta)
+            Tensor.Gemm(x, xt, a, 1.0, 0.0);
+            b.CopyFrom(a);
+            Tensor.Gemm(a, a, b, NsC, NsB);
+            var next = Tensor.Empty(x.Shape, x.DType, x.Device);
+            next.CopyFrom(x);
+            Tensor.Gemm(b, x, next, 1.0, NsA);
+            x = next;
+            xt = x.Transpose(0, 1);
         }
-        return tall ? x.Transpose(0, 1).Contiguous() : x;
+        return scope.MoveToParent(tall ? x.Transpose(0, 1).Contiguous() : x);
     }
 
     /// <inheritdoc/>
