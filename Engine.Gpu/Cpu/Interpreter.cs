@@ -179,6 +179,64 @@ internal sealed unsafe class Interpreter
         int lanes = end - first;
         switch (ins.Op)
         {
+            case XOp.Mma:
+            {
+                if (lanes != 32)
+                {
+                    _pc[first] = pc;
+                    TensorCoreSemantics.RequireFullWarp(lanes);
+                }
+                int[] operands = _program.SwitchTables[ins.A];
+                Span<uint> a = stackalloc uint[32 * 4];
+                Span<uint> b = stackalloc uint[32 * 2];
+                Span<float> c = stackalloc float[32 * 4];
+                Span<float> d = stackalloc float[32 * 4];
+                for (int lane = 0; lane < 32; lane++)
+                {
+                    long* r = regs + (long)(first + lane) * _slots;
+                    for (int k = 0; k < 4; k++)
+                    {
+                        a[4 * lane + k] = (uint)r[operands[k]];
+                        c[4 * lane + k] = *(float*)(r + operands[6 + k]);
+                    }
+                    b[2 * lane] = (uint)r[operands[4]];
+                    b[2 * lane + 1] = (uint)r[operands[5]];
+                }
+                TensorCoreSemantics.Mma(ins.Sub == 1, a, b, c, d);
+                for (int lane = 0; lane < 32; lane++)
+                {
+                    long* r = regs + (long)(first + lane) * _slots;
+                    *(float*)(r + ins.D) = d[4 * lane];
+                    for (int k = 1; k < 4; k++)
+                    {
+                        *(float*)(r + ins.Imm + k - 1) = d[4 * lane + k];
+                    }
+                }
+                break;
+            }
+            case XOp.LoadMatrix:
+            {
+                if (lanes != 32)
+                {
+                    TensorCoreSemantics.RequireFullWarp(lanes);
+                }
+                Span<nint> rows = stackalloc nint[32];
+                for (int lane = 0; lane < 32; lane++)
+                {
+                    rows[lane] = (nint)regs[(long)(first + lane) * _slots + ins.A];
+                }
+                int count = ins.Sub & 7;
+                bool transpose = (ins.Sub & 8) != 0;
+                for (int lane = 0; lane < 32; lane++)
+                {
+                    long* r = regs + (long)(first + lane) * _slots;
+                    for (int j = 0; j < count; j++)
+                    {
+                        r[j == 0 ? ins.D : (int)ins.Imm + j - 1] = (int)TensorCoreSemantics.LoadMatrixRegister(rows, j, lane, transpose);
+                    }
+                }
+                break;
+            }
             case XOp.Shuffle:
             {
                 var kind = (IntrinsicKind)ins.Imm;
@@ -379,6 +437,7 @@ internal sealed unsafe class Interpreter
                     case XOp.SharedAddress: r[i->D] = (long)_shared + i->Imm; break;
                     case XOp.Atomic: r[i->D] = AtomicOp((IntrinsicKind)i->Sub, (TypeCode)i->Imm, r[i->A], r[i->B], r[i->C]); break;
                     case XOp.Mov: r[i->D] = r[i->A]; break;
+                    case XOp.CopyAsync: Buffer.MemoryCopy((void*)r[i->B], (void*)r[i->A], i->Imm, i->Imm); break;
                     case XOp.Nop: break;
                     case XOp.Jump: pc = (int)i->Imm; continue;
                     case XOp.JumpIfZero:
@@ -415,6 +474,8 @@ internal sealed unsafe class Interpreter
                     case XOp.WarpBarrier:
                     case XOp.Shuffle:
                     case XOp.Vote:
+                    case XOp.Mma:
+                    case XOp.LoadMatrix:
                         _status[t] = Status.AtCollective;
                         _pc[t] = pc;
                         InstructionsExecuted += count;

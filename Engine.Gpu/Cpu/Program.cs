@@ -19,10 +19,10 @@ internal enum XOp : byte
     Conv, Math, Select,
     LoadI8, LoadU8, LoadI16, LoadU16, Load32, Load64,
     Store8, Store16, Store32, Store64,
-    PtrAdd, ViewElement, CheckSlice, Special, SharedAddress,
+    PtrAdd, ViewElement, CheckSlice, Special, SharedAddress, CopyAsync,
     Atomic, Mov, Nop,
     // Control flow and yields.
-    Jump, JumpIfZero, JumpIfNonZero, Switch, Ret, Barrier, WarpBarrier, Shuffle, Vote,
+    Jump, JumpIfZero, JumpIfNonZero, Switch, Ret, Barrier, WarpBarrier, Shuffle, Vote, Mma, LoadMatrix,
 }
 
 /// <summary>One pre-decoded instruction: operand slots, an immediate and a location for error messages.</summary>
@@ -72,6 +72,7 @@ internal static class Lowering
         var tableFixups = new List<(int Table, int Entry, int Stub)>();
         int sharedBytes = 0;
         var sharedOffsets = new Dictionary<Instr, int>();
+        var mmaExtra = new Dictionary<Instr, int>();
 
         int NewSlot(long initial = 0)
         {
@@ -322,6 +323,30 @@ internal static class Lowering
                     Add(XOp.Atomic, i, d, A(0), A(1), i.Args.Length > 2 ? A(2) : 0, imm: i.Imm2, sub: (byte)i.Imm);
                     return;
                 case Op.Fence: return; // Groups run one at a time on the CPU: memory is always ordered.
+                case Op.Mma:
+                {
+                    // d1..d3 live in three consecutive hidden slots that the Part moves read.
+                    int table = tables.Count;
+                    tables.Add(i.Args.Select(Slot).ToArray());
+                    int extra = NewSlot();
+                    NewSlot();
+                    NewSlot();
+                    mmaExtra[i] = extra;
+                    Add(XOp.Mma, i, d, table, imm: extra, sub: (byte)((IntrinsicKind)i.Imm == IntrinsicKind.MmaBF16 ? 1 : 0));
+                    return;
+                }
+                case Op.LoadMatrix:
+                {
+                    int extra = NewSlot();
+                    NewSlot();
+                    NewSlot();
+                    mmaExtra[i] = extra;
+                    Add(XOp.LoadMatrix, i, d, A(0), imm: extra, sub: (byte)i.Imm);
+                    return;
+                }
+                case Op.Part: Add(XOp.Mov, i, d, mmaExtra[(Instr)i.Args[0]] + (int)i.Imm - 1); return;
+                case Op.CopyAsync: Add(XOp.CopyAsync, i, 0, A(0), A(1), imm: i.Imm); return;
+                case Op.CopyAsyncCommit or Op.CopyAsyncWait: return; // Copies complete at once on the CPU.
                 default:
                     throw new InvalidOperationException($"the interpreter cannot lower {i.Op}");
             }

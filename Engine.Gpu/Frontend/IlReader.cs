@@ -51,6 +51,7 @@ internal static class IlReader
         var result = new List<IlInstr>();
         int pos = 0;
         int constrained = 0;
+        int prefixStart = -1;
         while (pos < il.Length)
         {
             int start = pos;
@@ -123,24 +124,29 @@ internal static class IlReader
             }
             instr.NextOffset = pos;
             // Prefixes modify the next instruction; only constrained. changes meaning for us.
+            // A branch may target a prefix, so the prefixed instruction starts where its first prefix does.
             if (code == OpCodes.Constrained)
             {
                 constrained = (int)instr.Int;
+                prefixStart = prefixStart < 0 ? start : prefixStart;
                 continue;
             }
             if (code == OpCodes.Readonly || code == OpCodes.Volatile || code == OpCodes.Unaligned || code == OpCodes.Tailcall)
             {
+                prefixStart = prefixStart < 0 ? start : prefixStart;
                 continue;
             }
             instr.ConstrainedToken = constrained;
+            if (prefixStart >= 0)
+            {
+                instr.Offset = prefixStart;
+            }
             constrained = 0;
+            prefixStart = -1;
             result.Add(instr);
         }
         return result;
     }
-
-    public static bool IsBranch(OpCode c) =>
-        c.FlowControl is FlowControl.Branch or FlowControl.Cond_Branch;
 
     public static bool EndsBlock(OpCode c) =>
         c.FlowControl is FlowControl.Branch or FlowControl.Cond_Branch or FlowControl.Return or FlowControl.Throw;

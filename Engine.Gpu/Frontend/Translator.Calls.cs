@@ -246,6 +246,71 @@ internal sealed partial class Translator
                 _stack.Push(new StructItem(typeof(ArrayView<>).MakeGenericType(to), [ptr, count]));
                 return;
             }
+            case IntrinsicKind.MmaF16 or IntrinsicKind.MmaBF16:
+            {
+                UsesCollectives = true;
+                Value[] operands =
+                [
+                    .. Leaves(args[0], typeof(MmaFragmentA)),
+                    .. Leaves(args[1], typeof(MmaFragmentB)),
+                    .. Leaves(args[2], typeof(MmaAccumulator)),
+                ];
+                Instr mma = _b.Emit(Op.Mma, IrType.F32, operands, (long)kind);
+                Value[] d = [mma, .. Enumerable.Range(1, 3).Select(k => (Value)_b.Emit(Op.Part, IrType.F32, [mma], k))];
+                _stack.Push(new StructItem(typeof(MmaAccumulator), d));
+                return;
+            }
+            case >= IntrinsicKind.LoadMatrixX1 and <= IntrinsicKind.LoadMatrixX4Transposed:
+            {
+                UsesCollectives = true;
+                if (args[0] is not ScalarItem { Value.Type: IrType.Ptr } row)
+                {
+                    throw Error($"TensorCore.{m.Name} on a local variable", "ldmatrix reads rows of a shared-memory view.");
+                }
+                int index = kind - IntrinsicKind.LoadMatrixX1;
+                int count = (index % 3) switch { 0 => 1, 1 => 2, _ => 4 };
+                bool transpose = index >= 3;
+                Instr load = _b.Emit(Op.LoadMatrix, IrType.I32, [row.Value], count + (transpose ? 8 : 0));
+                Value[] registers = [load, .. Enumerable.Range(1, count - 1).Select(k => (Value)_b.Emit(Op.Part, IrType.I32, [load], k))];
+                _stack.Push(count switch
+                {
+                    1 => new ScalarItem(load),
+                    2 => new StructItem(typeof(MmaFragmentB), registers),
+                    _ => new StructItem(typeof(MmaFragmentA), registers),
+                });
+                return;
+            }
+            case IntrinsicKind.PackHalf2 or IntrinsicKind.PackBFloat162:
+            {
+                Value[] operands = args.Select(a => Coerce(ScalarOf(a), IrType.F32)).ToArray();
+                Push(_b.Value(Op.Math, IrType.I32, operands, (long)(kind == IntrinsicKind.PackHalf2 ? MathFn.PackHalf2 : MathFn.PackBFloat162)));
+                return;
+            }
+            case IntrinsicKind.CopyAsync:
+            {
+                Type t = m.GetGenericArguments()[0];
+                int bytes = Layout(t).Size;
+                if (bytes is not (4 or 8 or 16))
+                {
+                    throw Error($"AsyncCopy.Copy of {TypeLayout.Describe(t)} ({bytes} bytes)", "cp.async moves 4, 8 or 16 bytes per thread; copy a struct of that size.");
+                }
+                if (args[0] is not ScalarItem { Value.Type: IrType.Ptr } dst || args[1] is not ScalarItem { Value.Type: IrType.Ptr } src)
+                {
+                    throw Error("AsyncCopy.Copy on a local variable", "Both ends are view elements: shared memory and global memory.");
+                }
+                _b.Emit(Op.CopyAsync, IrType.Void, [dst.Value, src.Value], bytes);
+                return;
+            }
+            case IntrinsicKind.CopyAsyncCommit:
+                _b.Emit(Op.CopyAsyncCommit, IrType.Void, []);
+                return;
+            case IntrinsicKind.CopyAsyncWait:
+                if (ScalarOf(args[0]) is not Constant { I32: >= 0 and <= 7 } pending)
+                {
+                    throw Error("AsyncCopy.Wait with a count that is not a constant from 0 to 7");
+                }
+                _b.Emit(Op.CopyAsyncWait, IrType.Void, [], pending.I32);
+                return;
             default:
                 throw Error($"the intrinsic {kind}, which this compiler does not implement yet");
         }

@@ -9,7 +9,6 @@ internal sealed partial class Translator
     private void TranslateInstr(Frame f, IlInstr ins, IlBlock ib)
     {
         OpCode c = ins.Code;
-        short v = c.Value;
         switch (c.Name)
         {
             case "nop":

@@ -93,8 +93,7 @@ internal sealed partial class Translator
             }
             args[k] = MakeValue(pt, leaves);
         }
-        Item? result = Inline(kernel, args);
-        _ = result;
+        Inline(kernel, args);
         if (!_b.IsTerminated)
         {
             _b.Ret();

@@ -97,6 +97,10 @@ internal enum MathFn : byte
     FloatToHalf,
     HalfToDouble,
     DoubleToHalf,
+    /// <summary>Two F32 operands rounded to f16 and packed into an I32, the first in the low half.</summary>
+    PackHalf2,
+    /// <summary>Two F32 operands rounded to bf16 and packed into an I32, the first in the low half.</summary>
+    PackBFloat162,
 }
 
 /// <summary>Per-thread special values.</summary>
@@ -172,6 +176,24 @@ internal enum Op : byte
     Atomic,
     /// <summary>Imm = fence <see cref="IntrinsicKind"/>.</summary>
     Fence,
+    /// <summary>
+    /// Imm = MmaF16 or MmaBF16 <see cref="IntrinsicKind"/>; [a0..a3, b0, b1, c0..c3]; the result is d0,
+    /// and <see cref="Part"/> instructions read d1..d3. A warp collective.
+    /// </summary>
+    Mma,
+    /// <summary>
+    /// Imm = count (1, 2 or 4) + 8 when transposed; [I32-pair row address in shared memory]: ldmatrix,
+    /// a warp collective. The result is register 0; <see cref="Part"/> instructions read the others.
+    /// </summary>
+    LoadMatrix,
+    /// <summary>Imm = k (1..3); [an Mma or LoadMatrix]: its result number k.</summary>
+    Part,
+    /// <summary>Imm = bytes (4, 8 or 16); [shared destination, global source].</summary>
+    CopyAsync,
+    /// <summary>Closes the current group of asynchronous copies.</summary>
+    CopyAsyncCommit,
+    /// <summary>Imm = N: waits until at most N groups of asynchronous copies are pending.</summary>
+    CopyAsyncWait,
     /// <summary>Terminator: unconditional branch to Targets[0].</summary>
     Br,
     /// <summary>Terminator: [cond]; Targets[0] when non-zero, else Targets[1].</summary>
@@ -209,6 +231,7 @@ internal static class IrTypeExtensions
 
     /// <summary>Operations with an effect beyond their result; dead-code elimination keeps them.</summary>
     public static bool HasSideEffects(this Op op) => op is Op.Store or Op.Barrier or Op.Shuffle or Op.Vote
+        or Op.Mma or Op.LoadMatrix or Op.CopyAsync or Op.CopyAsyncCommit or Op.CopyAsyncWait
         or Op.Atomic or Op.Fence or Op.ViewElement or Op.CheckSlice or Op.Div or Op.DivUn or Op.Rem or Op.RemUn
         or Op.Math || op.IsTerminator();
 }

@@ -46,7 +46,8 @@ internal static class Printer
             Op.Math => "." + (MathFn)i.Imm,
             Op.Load or Op.Store => "." + (MemType)i.Imm,
             Op.Special => "." + (SpecialReg)i.Imm,
-            Op.Shuffle or Op.Vote or Op.Atomic or Op.Fence => "." + (IntrinsicKind)i.Imm,
+            Op.Shuffle or Op.Vote or Op.Atomic or Op.Fence or Op.Mma => "." + (IntrinsicKind)i.Imm,
+            Op.Part or Op.CopyAsync or Op.CopyAsyncWait or Op.LoadMatrix => " #" + i.Imm,
             Op.ViewElement or Op.SharedAlloc => " #" + i.Imm,
             _ => "",
         };

@@ -311,6 +311,11 @@ internal static class Semantics
                 result = BitConverter.HalfToUInt16Bits((Half)x);
                 return true;
             }
+            if (fn is MathFn.PackHalf2 or MathFn.PackBFloat162)
+            {
+                result = (int)(fn == MathFn.PackHalf2 ? TensorCoreSemantics.PackHalf2(x, y) : TensorCoreSemantics.PackBFloat162(x, y));
+                return true;
+            }
             result = Bits(fn switch
             {
                 MathFn.Sqrt => MathF.Sqrt(x),
@@ -382,7 +387,7 @@ internal static class Semantics
     {
         MathFn.HalfToFloat => IrType.F32,
         MathFn.HalfToDouble => IrType.F64,
-        MathFn.FloatToHalf or MathFn.DoubleToHalf => IrType.I32,
+        MathFn.FloatToHalf or MathFn.DoubleToHalf or MathFn.PackHalf2 or MathFn.PackBFloat162 => IrType.I32,
         _ => operand,
     };
 }

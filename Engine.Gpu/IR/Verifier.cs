@@ -148,6 +148,11 @@ internal static class Verifier
                 Op.CondBr => a.Length == 1 && i.Targets.Length == 2 ? null : "condbr shape",
                 Op.Br => a.Length == 0 && i.Targets.Length == 1 ? null : "br shape",
                 Op.Switch => a.Length == 1 && a[0].Type == IrType.I32 && i.Targets.Length >= 1 ? null : "switch shape",
+                Op.Mma => a.Length == 10 && a.Take(6).All(x => x.Type == IrType.I32) && a.Skip(6).All(x => x.Type == IrType.F32) && i.Type == IrType.F32 ? null : "mma operands",
+                Op.Part => a.Length == 1 && a[0] is Instr { Op: Op.Mma or Op.LoadMatrix } source && i.Imm >= 1
+                    && i.Imm < (source.Op == Op.Mma ? 4 : source.Imm & 7) && i.Type == source.Type ? null : "a part must read an existing result of an mma or ldmatrix",
+                Op.LoadMatrix => a.Length == 1 && a[0].Type == IrType.Ptr && (i.Imm & 7) is 1 or 2 or 4 && i.Type == IrType.I32 ? null : "ldmatrix operands",
+                Op.CopyAsync => a.Length == 2 && a[0].Type == IrType.Ptr && a[1].Type == IrType.Ptr && i.Imm is 4 or 8 or 16 ? null : "cp.async operands",
                 Op.Select => a.Length == 3 && a[1].Type == i.Type && a[2].Type == i.Type ? null : "select operand types",
                 _ => null,
             };

@@ -116,4 +116,30 @@ public enum IntrinsicKind
     ViewSubView,
     /// <summary>A view reinterpreted with another element type.</summary>
     ViewCast,
+    /// <summary>Warp-wide D = A * B + C, m16n8k16, f16 inputs, f32 accumulators (mma.sync).</summary>
+    MmaF16,
+    /// <summary>Warp-wide D = A * B + C, m16n8k16, bf16 inputs, f32 accumulators (mma.sync).</summary>
+    MmaBF16,
+    /// <summary>Warp-wide load of 8x8 matrices of 16-bit values from shared memory (ldmatrix), x1, x2 or x4.</summary>
+    LoadMatrixX1,
+    /// <summary>ldmatrix .x2.</summary>
+    LoadMatrixX2,
+    /// <summary>ldmatrix .x4.</summary>
+    LoadMatrixX4,
+    /// <summary>ldmatrix .x1.trans.</summary>
+    LoadMatrixX1Transposed,
+    /// <summary>ldmatrix .x2.trans.</summary>
+    LoadMatrixX2Transposed,
+    /// <summary>ldmatrix .x4.trans.</summary>
+    LoadMatrixX4Transposed,
+    /// <summary>Two floats rounded to f16 and packed in 32 bits, the first in the low half.</summary>
+    PackHalf2,
+    /// <summary>Two floats rounded to bf16 and packed in 32 bits, the first in the low half.</summary>
+    PackBFloat162,
+    /// <summary>An asynchronous 4, 8 or 16-byte copy from global to shared memory (cp.async).</summary>
+    CopyAsync,
+    /// <summary>Closes the group of copies issued so far (cp.async.commit_group).</summary>
+    CopyAsyncCommit,
+    /// <summary>Waits until at most N committed groups are pending (cp.async.wait_group).</summary>
+    CopyAsyncWait,
 }

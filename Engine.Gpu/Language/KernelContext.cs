@@ -10,8 +10,6 @@ internal abstract class KernelContext
     [ThreadStatic]
     private static KernelContext? current;
 
-    internal static KernelContext? CurrentOrNull => current;
-
     internal static void Install(KernelContext? context) => current = context;
 
     /// <summary>The context of the calling thread; a clear error when there is none.</summary>

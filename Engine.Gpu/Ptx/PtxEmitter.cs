@@ -31,6 +31,8 @@ internal sealed class PtxEmitter
     private readonly List<string> _shared = [];
     private readonly Dictionary<Instr, string> _sharedNames = [];
     private int _predicates;
+    private readonly Dictionary<Value, string> _predicateOf = [];
+    private readonly Dictionary<Instr, string[]> _mmaResults = [];
     private int _labels;
     private SourceLoc? _lastLoc;
     private bool _usesDynamicShared;
@@ -45,9 +47,9 @@ internal sealed class PtxEmitter
     /// <summary>The PTX module text with one entry point named <paramref name="entryName"/>.</summary>
     public static string Emit(Function f, PtxTarget target, string entryName)
     {
-        if (target.ComputeCapability < 70)
+        if (target.ComputeCapability < 80)
         {
-            throw new ArgumentOutOfRangeException(nameof(target), target.Target, "Kernels need sm_70 or newer (shfl.sync, bar.warp.sync).");
+            throw new ArgumentOutOfRangeException(nameof(target), target.Target, "Kernels need sm_80 or newer (min.NaN, the bf16 and async-copy instructions to come).");
         }
         return new PtxEmitter(f, target).EmitModule(entryName);
     }
@@ -228,8 +230,11 @@ internal sealed class PtxEmitter
                     break;
                 case Op.CondBr:
                 {
-                    string p = NewPred();
-                    Line($"setp.ne.{Signed(t.Args[0].Type == IrType.Ptr ? IrType.I64 : t.Args[0].Type)} {p}, {Reg(t.Args[0])}, 0;");
+                    if (t.Args[0] is not Instr { Op: Op.Cmp } cmp || cmp.Block != b || !_predicateOf.TryGetValue(cmp, out string? p))
+                    {
+                        p = NewPred();
+                        Line($"setp.ne.{Signed(t.Args[0].Type == IrType.Ptr ? IrType.I64 : t.Args[0].Type)} {p}, {Reg(t.Args[0])}, 0;");
+                    }
                     string taken = Label();
                     Line($"@{p} bra {taken};");
                     EdgeMoves(b, t.Targets[1]);
@@ -361,6 +366,7 @@ internal sealed class PtxEmitter
                 string p = NewPred();
                 Line($"setp.{CmpOp((CmpKind)i.Imm, t)} {p}, {InReg(a[0])}, {A(1)};");
                 Line($"selp.s32 {d}, 1, 0, {p};");
+                _predicateOf[i] = p; // A branch in the same block tests the predicate directly.
                 return;
             }
             case Op.Select:
@@ -444,6 +450,46 @@ internal sealed class PtxEmitter
             }
             case Op.Atomic:
                 EmitAtomic(i, d);
+                return;
+            case Op.Mma:
+            {
+                string type = (IntrinsicKind)i.Imm == IntrinsicKind.MmaBF16 ? "bf16" : "f16";
+                string[] dd = [d, NewReg(IrType.F32), NewReg(IrType.F32), NewReg(IrType.F32)];
+                _mmaResults[i] = dd;
+                string[] ops = a.Select(InReg).ToArray();
+                Line($"mma.sync.aligned.m16n8k16.row.col.f32.{type}.{type}.f32 {{{string.Join(", ", dd)}}}, " +
+                    $"{{{string.Join(", ", ops[0..4])}}}, {{{ops[4]}, {ops[5]}}}, {{{string.Join(", ", ops[6..10])}}};");
+                return;
+            }
+            case Op.Part:
+                Line($"mov.{Bits(i.Type)} {d}, {_mmaResults[(Instr)a[0]][(int)i.Imm]};");
+                return;
+            case Op.LoadMatrix:
+            {
+                if (Space(a[0]) != AddressSpace.Shared)
+                {
+                    throw Unsupported(i, "TensorCore.LoadMatrix from memory the compiler cannot prove to be shared");
+                }
+                int count = (int)(i.Imm & 7);
+                string[] regs = [d, .. Enumerable.Range(1, count - 1).Select(_ => NewReg(IrType.I32))];
+                _mmaResults[i] = regs;
+                Line($"ldmatrix.sync.aligned.m8n8.x{count}{((i.Imm & 8) != 0 ? ".trans" : "")}.shared.b16 {{{string.Join(", ", regs)}}}, [{A(0)}];");
+                return;
+            }
+            case Op.CopyAsync:
+            {
+                if (Space(a[0]) != AddressSpace.Shared || Space(a[1]) != AddressSpace.Global)
+                {
+                    throw Unsupported(i, "AsyncCopy.Copy between memories the compiler cannot prove to be shared (destination) and global (source)");
+                }
+                Line($"cp.async.{(i.Imm == 16 ? "cg" : "ca")}.shared.global [{A(0)}], [{A(1)}], {i.Imm};");
+                return;
+            }
+            case Op.CopyAsyncCommit:
+                Line("cp.async.commit_group;");
+                return;
+            case Op.CopyAsyncWait:
+                Line($"cp.async.wait_group {i.Imm};");
                 return;
             case Op.Fence:
                 Line((IntrinsicKind)i.Imm switch
@@ -646,6 +692,12 @@ internal sealed class PtxEmitter
             case MathFn.FastCos: Line($"cos.approx.f32 {d}, {A(0)};"); return;
             case MathFn.FastMin: Line($"min.f32 {d}, {InReg(a[0])}, {A(1)};"); return;
             case MathFn.FastMax: Line($"max.f32 {d}, {InReg(a[0])}, {A(1)};"); return;
+            case MathFn.PackHalf2:
+                Line($"cvt.rn.f16x2.f32 {d}, {InReg(a[1])}, {A(0)};"); // The first operand lands in the high half.
+                return;
+            case MathFn.PackBFloat162:
+                Line($"cvt.rn.bf16x2.f32 {d}, {InReg(a[1])}, {A(0)};");
+                return;
             case MathFn.HalfToFloat or MathFn.HalfToDouble:
                 Line($"cvt.u16.u32 %h1, {A(0)};");
                 Line($"cvt.{(fn == MathFn.HalfToFloat ? "f32" : "f64")}.f16 {d}, %h1;");
@@ -720,6 +772,25 @@ internal sealed class PtxEmitter
                 Line($"atom{space}.{kind.ToString()[6..].ToLowerInvariant()}.{bits} {d}, [{ptr}], {InReg(i.Args[1])};");
                 return;
         }
-        throw Unsupported(i, $"the atomic {kind} on {type} (a compare-and-swap loop is still to be written)");
+        if (kind is IntrinsicKind.AtomicMin or IntrinsicKind.AtomicMax && type == TypeCode.Single)
+        {
+            // No atom.min.f32: retry a compare-and-swap of the bits, with the NaN-ignoring min/max that
+            // Atomic.Min/Max(float) define.
+            string old = NewReg(IrType.I32), seen = NewReg(IrType.I32), updated = NewReg(IrType.I32);
+            string oldValue = NewReg(IrType.F32), newValue = NewReg(IrType.F32), again = NewPred();
+            string retry = Label();
+            Line($"ld{space}.u32 {old}, [{ptr}];");
+            _body.Append(retry).AppendLine(":");
+            Line($"mov.b32 {oldValue}, {old};");
+            Line($"{(kind == IntrinsicKind.AtomicMin ? "min" : "max")}.f32 {newValue}, {oldValue}, {InReg(i.Args[1])};");
+            Line($"mov.b32 {updated}, {newValue};");
+            Line($"atom{space}.cas.b32 {seen}, [{ptr}], {old}, {updated};");
+            Line($"setp.ne.b32 {again}, {seen}, {old};");
+            Line($"mov.b32 {old}, {seen};");
+            Line($"@{again} bra {retry};");
+            Line($"mov.b32 {d}, {old};");
+            return;
+        }
+        throw Unsupported(i, $"the atomic {kind} on {type}");
     }
 }

@@ -15,7 +15,9 @@ public class KernelCatalogueTests
     [ModuleInitializer]
     internal static void VerifyEveryPass() => KernelCompiler.VerifyEachPass = true;
 
-    public sealed record Case(Delegate Kernel, Func<Random, (KernelConfig Config, object[] Args)> Setup, Action<object[], Array[]>? Check = null);
+    /// <summary>A catalogue entry. <paramref name="Bind"/> turns the buffers' views into the kernel's arguments when they are not one view per array.</summary>
+    public sealed record Case(Delegate Kernel, Func<Random, (KernelConfig Config, object[] Args)> Setup, Action<object[], Array[]>? Check = null,
+        Func<object[], object[]>? Bind = null);
 
     private static readonly int[] IntEdges = [0, 1, -1, 2, -2, 7, 31, 32, 33, 63, 64, -33, int.MinValue, int.MaxValue, int.MinValue + 1, 0x55555555];
     private static readonly long[] LongEdges = [0, 1, -1, 63, 64, 65, long.MinValue, long.MaxValue, int.MinValue, uint.MaxValue, 1L << 53, (1L << 53) + 1, -(1L << 62)];
@@ -218,6 +220,56 @@ public class KernelCatalogueTests
             (Cover(40), [RandomInts(rng, 120), Filled(40, -1)])),
         ["static abstract constant (8)"] = new((Action<ArrayView<int>, ArrayView<int>>)StructKernels.Blocked<Eight>, rng =>
             (Cover(40), [RandomInts(rng, 320), Filled(40, -1)])),
+        ["generic functors: static abstract op, instance transform (sum)"] = new(
+            (Action<ArrayView<float>, ArrayView<float>, Affine, int>)AdvancedKernels.GenericReduce<AddOp, Affine>, rng =>
+            (Cover(20), [RandomFloats(rng, 120), Filled(20, float.NaN), new Affine { Scale = 2f, Shift = -1f }, 6]),
+            (args, results) =>
+            {
+                float[] input = (float[])args[0];
+                float[] output = (float[])results[1];
+                for (int i = 0; i < 20; i++)
+                {
+                    float acc = 0f;
+                    for (int k = 0; k < 6; k++)
+                    {
+                        acc += input[i * 6 + k] * 2f + -1f;
+                    }
+                    Assert.Equal(acc, output[i]);
+                }
+            }),
+        ["generic functors: static abstract op, instance transform (max)"] = new(
+            (Action<ArrayView<float>, ArrayView<float>, Affine, int>)AdvancedKernels.GenericReduce<MaxOp, Affine>, rng =>
+            (Cover(20), [RandomFloats(rng, 100), Filled(20, float.NaN), new Affine { Scale = -1f, Shift = 0.5f }, 5])),
+        ["multi-block inlining, struct returns, struct ternaries"] = new(AdvancedKernels.DeepInlining, rng =>
+        {
+            float[] a = [float.NaN, 1f, -0f, .. RandomFloats(rng, 60, 50f)];
+            float[] b = [0f, float.NaN, 0f, .. RandomFloats(rng, 60, 50f)];
+            return (Cover(a.Length), [a, b, Filled(a.Length, new MinMax { Min = float.NaN, Max = float.NaN })]);
+        }),
+        ["ref locals re-pointed in a loop"] = new(AdvancedKernels.PointerPhis, rng =>
+            (Cover(16), [RandomFloats(rng, 100), Filled(16, float.NaN), 16])),
+        ["counted loops: unsigned, long, shifting, descending"] = new(AdvancedKernels.CountedLoops, rng =>
+            (Cover(40), [Filled(40, -1L)])),
+        ["views inside a struct parameter"] = new(AdvancedKernels.ViewsInAStruct, rng =>
+            (Cover(50), [RandomFloats(rng, 50), RandomFloats(rng, 50)]),
+            Bind: views => [new SaxpyArgs { X = (ArrayView<float>)views[0], Y = (ArrayView<float>)views[1], A = 1.5f, N = 50 }]),
+        ["warp reduction helper generic over the operation"] = new(AdvancedKernels.WarpReduceBoth, rng =>
+            (KernelConfig.Linear(2, 64), [RandomFloats(rng, 128), Filled(32, float.NaN), Filled(32, float.NaN)]),
+            (args, results) =>
+            {
+                float[] input = (float[])args[0];
+                float[] sums = (float[])results[1];
+                float[] maxima = (float[])results[2];
+                int warps = maxima.Count(m => !float.IsNaN(m));
+                int warpSize = input.Length / warps;
+                Assert.True(warpSize is 4 or 32);
+                for (int w = 0; w < warps; w++)
+                {
+                    float[] lanes = input.Skip(w * warpSize).Take(warpSize).ToArray();
+                    Assert.Equal(lanes.Max(), maxima[w]);
+                    Assert.Equal(lanes.Sum(v => (double)v), sums[w], 1e-4);
+                }
+            }),
         ["shared memory tree reduction"] = new(CollectiveKernels.GroupSum, rng =>
         {
             float[] a = RandomFloats(rng, 250);
@@ -319,7 +371,7 @@ public class KernelCatalogueTests
         var (config, args) = c.Setup(new Random(seed));
         try
         {
-            Array[] results = KernelHarness.RunBoth(c.Kernel, config, warpSize, args);
+            Array[] results = KernelHarness.RunBoth(c.Kernel, config, warpSize, args, c.Bind);
             c.Check?.Invoke(args, results);
         }
         catch (Exception e) when (e is not Xunit.Sdk.XunitException)

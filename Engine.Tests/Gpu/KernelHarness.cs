@@ -12,11 +12,11 @@ namespace Engine.Tests.Gpu;
 /// </summary>
 internal static class KernelHarness
 {
-    public static Array[] RunBoth(Delegate kernel, KernelConfig config, int warpSize, params object[] args)
+    public static Array[] RunBoth(Delegate kernel, KernelConfig config, int warpSize, object[] args, Func<object[], object[]>? bind = null)
     {
-        Array[] expected = Run(kernel, config, args, accelerator: null, warpSize);
+        Array[] expected = Run(kernel, config, args, accelerator: null, warpSize, bind);
         using var cpu = new CpuAccelerator(warpSize);
-        Array[] actual = Run(kernel, config, args, cpu, warpSize);
+        Array[] actual = Run(kernel, config, args, cpu, warpSize, bind);
         for (int k = 0; k < expected.Length; k++)
         {
             AssertSameBits(expected[k], actual[k], $"{kernel.Method.Name}, argument {k}, warp size {warpSize}");
@@ -25,7 +25,7 @@ internal static class KernelHarness
     }
 
     /// <summary>Runs the kernel on copies of the arrays; returns the arrays as the kernel left them.</summary>
-    public static Array[] Run(Delegate kernel, KernelConfig config, object[] args, Accelerator? accelerator, int warpSize)
+    public static Array[] Run(Delegate kernel, KernelConfig config, object[] args, Accelerator? accelerator, int warpSize, Func<object[], object[]>? bind = null)
     {
         // Buffers for the CLR run come from a CPU accelerator too: they are only native memory there.
         using var memory = new CpuAccelerator(warpSize);
@@ -50,6 +50,10 @@ internal static class KernelHarness
                 {
                     launchArgs[k] = args[k];
                 }
+            }
+            if (bind is not null)
+            {
+                launchArgs = bind(launchArgs);
             }
             if (accelerator is null)
             {

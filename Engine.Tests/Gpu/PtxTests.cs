@@ -50,6 +50,7 @@ public partial class PtxTests
     [Theory]
     [InlineData(80)]
     [InlineData(90)]
+    [InlineData(86)]
     public void ScalarKernelUsesGlobalLoadsAndUncontractedArithmetic(int sm)
     {
         string ptx = Ptx((Action<ArrayView<float>, float>)SmokeKernels.Scale, sm);
@@ -64,6 +65,7 @@ public partial class PtxTests
         Assert.Contains("%ctaid.x", ptx);
         Assert.Contains("// SmokeKernels.Scale IL_", ptx);
         Assert.DoesNotContain("ld.f32", ptx); // Never generic when the space is known.
+        Assert.Matches(@"setp\.\w+\.s32 (%p\d+), [^\n]*\n[^\n]*\n\s*@\1 bra", ptx); // The branch tests the compare's predicate.
     }
 
     [Fact]
@@ -122,6 +124,13 @@ public partial class PtxTests
         Assert.Contains("atom.global.max.u32", global);
         Assert.Contains("atom.global.xor.b32", global);
 
+        string claims = Ptx((Action<ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<long>>)CollectiveKernels.AtomicClaims);
+        AssertWellFormed(claims);
+        Assert.Contains("atom.global.cas.b32", claims);   // CompareExchange, and the float max/min loops.
+        Assert.Contains("max.f32", claims);
+        Assert.Contains("atom.global.exch.b32", claims);
+        Assert.Contains("atom.global.add.u64", claims);
+
         string shared = Ptx((Action<ArrayView<int>, ArrayView<int>>)CollectiveKernels.SharedHistogram);
         AssertWellFormed(shared);
         Assert.Contains("atom.shared.add.s32", shared);
@@ -174,6 +183,34 @@ public partial class PtxTests
             }
         }
         Assert.True(emitted >= 25, $"only {emitted} catalogue kernels emitted PTX");
+    }
+
+    [Fact]
+    public void TensorCoresAndAsyncCopies()
+    {
+        string mma = Ptx((Action<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, ArrayView<float>, int>)TensorCoreKernels.MmaTile);
+        AssertWellFormed(mma);
+        Assert.Matches(@"mma\.sync\.aligned\.m16n8k16\.row\.col\.f32\.f16\.f16\.f32 \{%f\d+, %f\d+, %f\d+, %f\d+\}, \{%r\d+, %r\d+, %r\d+, %r\d+\}, \{%r\d+, %r\d+\}, \{%f\d+, %f\d+, %f\d+, %f\d+\};", mma);
+        Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", mma);
+
+        string ldmatrix = Ptx((Action<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>>)TensorCoreKernels.MmaFromShared);
+        AssertWellFormed(ldmatrix);
+        Assert.Matches(@"ldmatrix\.sync\.aligned\.m8n8\.x4\.shared\.b16 \{%r\d+, %r\d+, %r\d+, %r\d+\}, \[%rd\d+\];", ldmatrix);
+        Assert.Contains("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16", ldmatrix);
+        Assert.Contains("ldmatrix.sync.aligned.m8n8.x1.shared.b16", ldmatrix);
+        Assert.Contains("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16", ldmatrix);
+
+        string pack = Ptx((Action<ArrayView<float>, ArrayView<uint>, ArrayView<uint>>)TensorCoreKernels.Pack);
+        AssertWellFormed(pack);
+        Assert.Contains("cvt.rn.f16x2.f32", pack);
+        Assert.Contains("cvt.rn.bf16x2.f32", pack);
+
+        string copy = Ptx((Action<ArrayView<float>, ArrayView<TensorCoreKernels.Quad>, ArrayView<float>>)TensorCoreKernels.AsyncCopyReverse);
+        AssertWellFormed(copy);
+        Assert.Contains("cp.async.ca.shared.global", copy);
+        Assert.Matches(@"cp\.async\.cg\.shared\.global \[%rd\d+\], \[%rd\d+\], 16;", copy);
+        Assert.Contains("cp.async.commit_group;", copy);
+        Assert.Contains("cp.async.wait_group 0;", copy);
     }
 
     [Fact]
