@@ -254,5 +254,5 @@ public sealed partial class Tensor
         return v;
     }
 
-    private Tensor ReshapeNoGrad(params int[] shape) => ViewOf(Offset, shape, ShapeUtil.ContiguousStrides(shape));
+    internal Tensor ReshapeNoGrad(params int[] shape) => ViewOf(Offset, shape, ShapeUtil.ContiguousStrides(shape));
 }

@@ -9,8 +9,14 @@ internal sealed partial class CpuBackend
 {
     private static void For(int count, long workPerItem, Action<int> body)
     {
-        if (count <= 1 || count * workPerItem < ParallelThreshold) { for (int i = 0; i < count; i++) body(i); }
-        else Parallel.For(0, count, body);
+        if (count <= 1 || count * workPerItem < ParallelThreshold) { for (int i = 0; i < count; i++) body(i); return; }
+        Parallel.For(0, count, i =>
+        {
+            bool outer = Sgemm.InParallelWorker;
+            Sgemm.InParallelWorker = true;
+            try { body(i); }
+            finally { Sgemm.InParallelWorker = outer; }
+        });
     }
 
     // ------------------------------------------------------------------ matmul

@@ -37,6 +37,12 @@ public static unsafe class Sgemm
     public static int MaxDegreeOfParallelism { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
+    /// Set on threads that are already one of several parallel workers (the CPU backend's per-head
+    /// attention loop): a GEMM there runs on its own thread instead of nesting another parallel loop.
+    /// </summary>
+    [ThreadStatic] internal static bool InParallelWorker;
+
+    /// <summary>
     /// C = alpha · op(A) · op(B) + beta · C, row-major, where op(X) is X or Xᵀ; op(A) is m×k and op(B)
     /// is k×n. With beta = 0, C's old contents are ignored (NaN included), as in BLAS.
     /// </summary>
@@ -128,7 +134,7 @@ public static unsafe class Sgemm
         int mPanels = (m + mr - 1) / mr;
         float* packA = (_packA ??= new NativeBuffer()).Get((long)mPanels * mr * KC);
         float* packB = (_packB ??= new NativeBuffer()).Get((long)((Math.Min(n, NC) + nr - 1) / nr) * nr * KC);
-        int threads = Math.Max(1, MaxDegreeOfParallelism);
+        int threads = InParallelWorker ? 1 : Math.Max(1, MaxDegreeOfParallelism);
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         bool parallel = threads > 1 && (long)m * n * k >= 64L * 64 * 64;
 

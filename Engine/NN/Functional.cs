@@ -50,11 +50,48 @@ public static class Functional
     }
 
     /// <summary>y = x Wᵀ for x (…, in) and a bias-free weight (out, in), as torch.nn.Linear stores it.</summary>
+    /// <remarks>
+    /// Its own op rather than MatMul(x, Wᵀ): the weight gradient is computed directly in W's layout,
+    /// dW = gᵀ·x (out, in), instead of as the transpose of a (in, out) product that would then need
+    /// a strided copy into W.Grad every step.
+    /// </remarks>
     public static Tensor Linear(Tensor x, Tensor weight)
     {
-        if (weight.Rank != 2 || x.Dims[^1] != weight.Dims[1])
+        RequireFloat(x, "Linear", "x");
+        if (weight.Rank != 2 || x.Rank < 1 || x.Dims[^1] != weight.Dims[1])
             throw new ArgumentException($"Linear: input {ShapeUtil.Format(x.Dims)} does not match weight {ShapeUtil.Format(weight.Dims)} (the input's last dimension must equal the weight's second).");
-        return Tensor.MatMul(x, weight.Transpose(0, 1));
+        if (x.DType != weight.DType)
+            throw new ArgumentException($"Linear: input is {x.DType} but the weight is {weight.DType}; convert one with To().");
+        int inF = weight.Dims[1], outF = weight.Dims[0], rows = x.Count / Math.Max(inF, 1);
+        var temps = new List<Tensor>();
+        var x2 = Kernel(x, temps).ReshapeNoGrad(rows, inF);
+        var w = Kernel(weight, temps);
+        var y = Tensor.Empty([.. x.Dims[..^1], outF], x.DType, x.Device);
+        using (var y2 = y.ReshapeNoGrad(rows, outF))
+            x.Device.Backend.MatMul(x2, false, w, true, y2, 1.0, 0.0);          // y = x Wᵀ
+        x2.Dispose();
+        DisposeAll(temps);
+        return GradMode.Record(y, "linear", [x, weight], g =>
+        {
+            var t2 = new List<Tensor>();
+            var g2 = Kernel(g, t2).ReshapeNoGrad(rows, outF);
+            Tensor? dx = null, dw = null;
+            if (x.RequiresGrad)
+            {
+                dx = Tensor.Empty(x.Dims, x.DType, x.Device);
+                using var dx2 = dx.ReshapeNoGrad(rows, inF);
+                x.Device.Backend.MatMul(g2, false, Kernel(weight, t2), false, dx2, 1.0, 0.0);   // dx = g W
+            }
+            if (weight.RequiresGrad)
+            {
+                dw = Tensor.Empty(weight.Dims, weight.DType, weight.Device);
+                using var xr = Kernel(x, t2).ReshapeNoGrad(rows, inF);
+                x.Device.Backend.MatMul(g2, true, xr, false, dw, 1.0, 0.0);                     // dW = gᵀ x
+            }
+            g2.Dispose();
+            DisposeAll(t2);
+            return [dx, dw];
+        });
     }
 
     /// <summary>Parameter-free RMSNorm over the last dimension: x / sqrt(mean(x²) + eps).</summary>

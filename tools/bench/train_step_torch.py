@@ -42,12 +42,20 @@ def main():
     tokens = torch.randint(0, CONFIG.vocab_size, (BATCH, CONFIG.sequence_len + 1))
     x, y = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
 
+    phases = {"forward": [], "backward": [], "optimizers": []}
+
     def step():
+        t0 = time.perf_counter()
         _, loss = model(x, y)
+        t1 = time.perf_counter()
         loss.backward()
+        t2 = time.perf_counter()
         adamw.step()
         muon.step()
         model.zero_grad(set_to_none=False)
+        t3 = time.perf_counter()
+        for name, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2)):
+            phases[name].append(dt * 1e3)
         return loss.item()
 
     for _ in range(2):
@@ -60,6 +68,7 @@ def main():
         print(f"torch step {i}: {times[-1]:.1f} ms loss {loss:.4f}")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, blas: "
           f"{'openblas' if 'openblas' in torch.__config__.show().lower() else 'other'}")
+    print("torch phases (median ms): " + ", ".join(f"{k} {statistics.median(v[2:]):.1f}" for k, v in phases.items()))
     print(f"torch_ms_per_step={statistics.median(times):.1f}")
 
 
