@@ -8,12 +8,12 @@ namespace Engine.Cpu;
 /// Single-precision GEMM for the CPU backend, organised the GotoBLAS/BLIS way: B is packed into
 /// k-blocks of NR-wide column panels, A into MR-tall row panels, and a register-blocked micro-kernel
 /// (12×32 with AVX-512, 6×16 with AVX2) accumulates an MR×NR tile of C in registers with FMAs.
-/// Transposes are absorbed by the packing; work is split over cores by (row block, column chunk).
+/// Transposes are absorbed by the packing; work is split over cores by slicing C, one slice per thread.
 /// </summary>
 public static unsafe class Sgemm
 {
-    /// <summary>Depth of one packed block: an NR-wide B panel of KC rows stays in L1 while A panels stream from L2.</summary>
-    private static readonly int KC = int.TryParse(Environment.GetEnvironmentVariable("ENGINE_SGEMM_KC"), out var kc) ? kc : 256;
+    /// <summary>Depth of one packed block (tuned on this 2-core Zen 4: 384 beat 192, 256 and 320 at 512-2048).</summary>
+    private const int KC = 384;
 
     /// <summary>Rows of C per work item (a multiple of both micro-kernels' MR).</summary>
     private const int MC = 96;
@@ -126,18 +126,52 @@ public static unsafe class Sgemm
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>
+    /// Splits C into one slice per thread (along m when there are enough rows, else along n, on
+    /// panel boundaries) and runs each slice as an independent single-threaded GEMM with its own packing
+    /// buffers: no synchronisation but the final join. Packing the shared operand once per slice
+    /// costs about 1/(slice width) of the slice's arithmetic, which is noise.
+    /// </summary>
     private static void Blocked(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        int threads = InParallelWorker ? 1 : Math.Max(1, MaxDegreeOfParallelism);
+        // Below ~128³ multiply-adds a thread hand-off costs more than it saves.
+        if (threads == 1 || (long)m * n * k < 128L * 128 * 128)
+        {
+            Single(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        // Prefer slicing rows: each thread then packs only its own A rows (a strided gather) and the
+        // whole of B (row copies, cheap). Slice columns only when there are too few rows to share.
+        bool splitN = m < threads * MC;
+        int extent = splitN ? n : m, unit = splitN ? NR : MR;
+        int units = (extent + unit - 1) / unit;
+        int parts = Math.Min(threads, units);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        Parallel.For(0, parts, options, part =>
+        {
+            int u0 = (int)((long)units * part / parts), u1 = (int)((long)units * (part + 1) / parts);
+            int start = u0 * unit, len = Math.Min(extent, u1 * unit) - start;
+            if (len <= 0) return;
+            float* a0 = (float*)pa, b0 = (float*)pb, c0 = (float*)pc;
+            if (splitN)
+                Single(transA, transB, m, len, k, alpha, a0, lda, transB ? b0 + (long)start * ldb : b0 + start, ldb, beta, c0 + start, ldc);
+            else
+                Single(transA, transB, len, n, k, alpha, transA ? a0 + start : a0 + (long)start * lda, lda, b0, ldb, beta, c0 + (long)start * ldc, ldc);
+        });
+    }
+
+    /// <summary>One thread's GEMM: for each NC column block and KC depth block, pack B and A, then sweep the tiles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Single(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
         int mr = MR, nr = NR;
         int mPanels = (m + mr - 1) / mr;
         float* packA = (_packA ??= new NativeBuffer()).Get((long)mPanels * mr * KC);
         float* packB = (_packB ??= new NativeBuffer()).Get((long)((Math.Min(n, NC) + nr - 1) / nr) * nr * KC);
-        int threads = InParallelWorker ? 1 : Math.Max(1, MaxDegreeOfParallelism);
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-        bool parallel = threads > 1 && (long)m * n * k >= 64L * 64 * 64;
-
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -146,44 +180,22 @@ public static unsafe class Sgemm
             {
                 int kc = Math.Min(KC, k - pc);
                 float betaHere = pc == 0 ? beta : 1f;
-                // Pack B (all column panels of this block) and A (all row panels), in parallel.
-                int packItems = nPanels + mPanels;
-                void Pack(int item)
+                for (int jp = 0; jp < nPanels; jp++)
+                    PackB(transB, b, ldb, pc, kc, jc + jp * nr, Math.Min(nr, nc - jp * nr), packB + (long)jp * nr * kc, nr);
+                for (int ip = 0; ip < mPanels; ip++)
+                    PackA(transA, a, lda, ip * mr, Math.Min(mr, m - ip * mr), pc, kc, packA + (long)ip * mr * kc, mr);
+                // Row blocks of MC keep their A panels in L2 while each B panel (in L1) sweeps them.
+                for (int i0 = 0; i0 < m; i0 += MC)
                 {
-                    if (item < nPanels) PackB(transB, b, ldb, pc, kc, jc + item * nr, Math.Min(nr, nc - item * nr), packB + (long)item * nr * kc, nr);
-                    else
-                    {
-                        int p = item - nPanels;
-                        PackA(transA, a, lda, p * mr, Math.Min(mr, m - p * mr), pc, kc, packA + (long)p * mr * kc, mr);
-                    }
-                }
-                if (parallel) Parallel.For(0, packItems, options, Pack);
-                else for (int i = 0; i < packItems; i++) Pack(i);
-
-                // Work items: (row block of MC rows) × (chunk of column panels).
-                int rowBlocks = (m + MC - 1) / MC;
-                int chunks = parallel ? Math.Max(1, Math.Min(nPanels, (threads * 4 + rowBlocks - 1) / rowBlocks)) : 1;
-                int panelsPerChunk = (nPanels + chunks - 1) / chunks;
-                void Work(int item)
-                {
-                    int rb = item / chunks, ch = item % chunks;
-                    int i0 = rb * MC, i1 = Math.Min(m, i0 + MC);
-                    int p0 = ch * panelsPerChunk, p1 = Math.Min(nPanels, p0 + panelsPerChunk);
-                    for (int jp = p0; jp < p1; jp++)
+                    int i1 = Math.Min(m, i0 + MC);
+                    for (int jp = 0; jp < nPanels; jp++)
                     {
                         int j = jc + jp * nr, cols = Math.Min(nr, n - j);
                         float* bp = packB + (long)jp * nr * kc;
                         for (int i = i0; i < i1; i += mr)
-                        {
-                            int rows = Math.Min(mr, m - i);
-                            float* ap = packA + (long)(i / mr) * mr * kc;
-                            Tile(kc, ap, bp, c + (long)i * ldc + j, ldc, rows, cols, alpha, betaHere);
-                        }
+                            Tile(kc, packA + (long)(i / mr) * mr * kc, bp, c + (long)i * ldc + j, ldc, Math.Min(mr, m - i), cols, alpha, betaHere);
                     }
                 }
-                int items = rowBlocks * chunks;
-                if (parallel && items > 1) Parallel.For(0, items, options, Work);
-                else for (int i = 0; i < items; i++) Work(i);
             }
         }
     }
