@@ -37,6 +37,25 @@ public class PackagingTests
     }
 
     [Fact]
+    public void Readme_main_command_trains_and_samples()
+    {
+        var root = RepoRoot();
+        var temp = Directory.CreateTempSubdirectory("engine-demo-");
+        try
+        {
+            // The README's first command, shortened to a few steps.
+            var (code, output) = Run(root, "run", "-c", "Release", "--project", "samples/TrainDemo", "--artifacts-path", temp.FullName, "--", "--steps", "3");
+            Assert.True(code == 0, $"samples/TrainDemo failed (exit {code}):\n{output}");
+            Assert.Contains("validation loss", output);
+            Assert.Contains("> Returns the ", output);
+        }
+        finally
+        {
+            try { temp.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
     public void Packages_build_and_a_consumer_trains_from_them()
     {
         var root = RepoRoot();

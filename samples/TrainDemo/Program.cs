@@ -9,7 +9,7 @@ using Engine.Autograd;
 using Engine.NN;
 using Engine.Optim;
 
-int steps = args.Length > 1 && args[0] == "--steps" ? int.Parse(args[1]) : 300;
+int steps = args.Length > 1 && args[0] == "--steps" ? int.Parse(args[1]) : 1000;
 const int batch = 8, seq = 128;
 
 string text = SdkDocs.Load(maxBytes: 4_000_000);
