@@ -114,36 +114,18 @@ public class PackagingTests
                   </ItemGroup>
                 </Project>
                 """);
-            File.WriteAllText(Path.Combine(consumer, "Program.cs"), """
-                using Engine;
-                using Engine.NN;
-                using Engine.Optim;
-
-                var config = new GptConfig { SequenceLen = 16, VocabSize = 32, NLayer = 2, NHead = 2, NKvHead = 1, NEmbd = 32 };
-                using var model = new Gpt(config);
-                using var opt = new GptOptimizers(model);
-                var schedule = new LrSchedule(TotalSteps: 20);
-                var tokens = Enumerable.Range(0, 2 * 17).Select(i => (long)(i * 7 % 32)).ToArray();
-                using var x = Tensor.FromArray(tokens[..32], 2, 16);
-                using var y = Tensor.FromArray(tokens[2..34], 2, 16);
-                double first = 0, last = 0;
-                for (int step = 0; step < 20; step++)
-                {
-                    using var scope = new TensorScope();
-                    var loss = model.Loss(x, y);
-                    loss.Backward();
-                    opt.Step(schedule, step);
-                    opt.ZeroGrad();
-                    if (step == 0) first = loss.Item();
-                    last = loss.Item();
-                }
-                Console.WriteLine($"first={first:F4} loss={last:F4}");
-                return last < first ? 0 : 1;
-                """);
+            // The consumer is README.md's C# example, verbatim.
+            var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+            int start = readme.IndexOf("```csharp\n", StringComparison.Ordinal);
+            Assert.True(start >= 0, "README.md has no ```csharp example");
+            start += "```csharp\n".Length;
+            File.WriteAllText(Path.Combine(consumer, "Program.cs"), readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)]);
             // The consumer lives outside the repository, so the repository's Directory.*.props do not apply.
             var (rc, log) = Run(consumer, "run", "-c", "Release", "--packages", Path.Combine(temp.FullName, "packages"));
             Assert.True(rc == 0, $"consumer failed (exit {rc}):\n{log}");
-            Assert.Contains("loss=", log);
+            var losses = System.Text.RegularExpressions.Regex.Matches(log, @"loss (\d+\.\d+)").Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.True(losses.Length == 5 && losses[^1] < losses[0], $"the README example should print 5 falling losses:\n{log}");
+            Assert.True(File.Exists(Path.Combine(consumer, "checkpoints", "tiny", "model.safetensors")), "the README example's checkpoint was not written");
         }
         finally
         {
