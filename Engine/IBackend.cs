@@ -52,7 +52,10 @@ internal interface IBackend
     /// <summary>Rotary embedding of x (B, T, H, D) by cos/sin tables (T, D/2); inverse rotates back (the backward).</summary>
     void Rotary(Tensor x, Tensor cos, Tensor sin, Tensor y, bool inverse);
 
-    /// <summary>Causal attention, q (B,T,H,D), k and v (B,T,Hkv,D), output (B,T,H,D), lse (B,H,T); window &lt; 0 means unlimited.</summary>
+    /// <summary>
+    /// Causal attention, q (B,Tq,H,D), k and v (B,Tk,Hkv,D) with Tq ≤ Tk (queries are the last Tq
+    /// positions, as when decoding against a KV cache), output (B,Tq,H,D), lse (B,H,Tq); window &lt; 0 means unlimited.
+    /// </summary>
     void Attention(Tensor q, Tensor k, Tensor v, Tensor output, Tensor lse, int window, double scale);
 
     /// <summary>The attention backward from the saved lse.</summary>

@@ -198,32 +198,34 @@ internal sealed partial class CpuBackend
     private static void AttentionT<T>(Tensor q, Tensor k, Tensor v, Tensor output, Tensor lse, int window, T scale)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int bsz = q.Dims[0], t = q.Dims[1], h = q.Dims[2], d = q.Dims[3], hk = k.Dims[2];
-        int group = h / hk, ldq = h * d, ldk = hk * d;
+        // Queries are the last tq of the tk key positions (tq = tk in training; tq < tk when decoding
+        // against a KV cache): query i sits at absolute position i + (tk − tq).
+        int bsz = q.Dims[0], tq = q.Dims[1], h = q.Dims[2], d = q.Dims[3], tk = k.Dims[1], hk = k.Dims[2];
+        int group = h / hk, ldq = h * d, ldk = hk * d, shift = tk - tq;
         var qs = q.Raw<T>(); var ks = k.Raw<T>(); var vs = v.Raw<T>();
         var os = output.Raw<T>(); var ls = lse.Raw<T>();
-        For(bsz * h, (long)t * t * d, bh =>
+        For(bsz * h, (long)tq * tk * d, bh =>
         {
             int b = bh / h, head = bh % h, kh = head / group;
-            int qOff = b * t * ldq + head * d, kOff = b * t * ldk + kh * d;
+            int qOff = b * tq * ldq + head * d, kOff = b * tk * ldk + kh * d;
             var pool = System.Buffers.ArrayPool<T>.Shared;
-            var p = pool.Rent(t * t);
-            Gemm.Multiply(false, true, t, t, d, scale, qs.AsSpan(qOff), ldq, ks.AsSpan(kOff), ldk, T.Zero, p, t);
-            for (int i = 0; i < t; i++)
+            var p = pool.Rent(tq * tk);
+            Gemm.Multiply(false, true, tq, tk, d, scale, qs.AsSpan(qOff), ldq, ks.AsSpan(kOff), ldk, T.Zero, p, tk);
+            for (int i = 0; i < tq; i++)
             {
-                var row = p.AsSpan(i * t, t);
-                int j0 = FirstKey(i, window);
-                var live = row[j0..(i + 1)];
+                var row = p.AsSpan(i * tk, tk);
+                int pos = i + shift, j0 = FirstKey(pos, window);
+                var live = row[j0..(pos + 1)];
                 T max = TensorPrimitives.Max<T>(live);
                 TensorPrimitives.Subtract(live, max, live);
                 TensorPrimitives.Exp<T>(live, live);
                 T sum = TensorPrimitives.Sum<T>(live);
                 TensorPrimitives.Multiply(live, T.One / sum, live);
                 row[..j0].Clear();
-                row[(i + 1)..].Clear();
-                ls[(b * h + head) * t + i] = max + T.Log(sum);
+                row[(pos + 1)..].Clear();
+                ls[(b * h + head) * tq + i] = max + T.Log(sum);
             }
-            Gemm.Multiply(false, false, t, d, t, T.One, p, t, vs.AsSpan(kOff), ldk, T.Zero, os.AsSpan(qOff), ldq);
+            Gemm.Multiply(false, false, tq, d, tk, T.One, p, tk, vs.AsSpan(kOff), ldk, T.Zero, os.AsSpan(qOff), ldq);
             pool.Return(p);
         });
     }

@@ -143,20 +143,25 @@ public static class Functional
     }
 
     /// <summary>
-    /// Causal scaled-dot-product attention with grouped-query heads: q (B, T, H, D), k and v
-    /// (B, T, Hkv, D) with H a multiple of Hkv (query head h reads kv head h / (H / Hkv)).
-    /// <paramref name="window"/> &gt;= 0 limits each query i to keys i − window … i; &lt; 0 is full causal.
+    /// Causal scaled-dot-product attention with grouped-query heads: q (B, Tq, H, D), k and v
+    /// (B, Tk, Hkv, D) with H a multiple of Hkv (query head h reads kv head h / (H / Hkv)).
+    /// The queries are the last Tq of the Tk positions: Tq = Tk in training, Tq &lt; Tk when decoding
+    /// against a KV cache (gradients need Tq = Tk). <paramref name="window"/> &gt;= 0 limits the query
+    /// at position i to keys i − window … i; &lt; 0 is full causal.
     /// </summary>
     public static Tensor CausalAttention(Tensor q, Tensor k, Tensor v, int window = -1, double? scale = null)
     {
         RequireFloat(q, "CausalAttention", "q");
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4)
             throw new ArgumentException($"CausalAttention: q, k, v must be (batch, time, heads, head_dim), got {ShapeUtil.Format(q.Dims)}, {ShapeUtil.Format(k.Dims)}, {ShapeUtil.Format(v.Dims)}.");
-        if (!ShapeUtil.SameShape(k.Dims, v.Dims) || k.Dims[0] != q.Dims[0] || k.Dims[1] != q.Dims[1] || k.Dims[3] != q.Dims[3])
-            throw new ArgumentException($"CausalAttention: k {ShapeUtil.Format(k.Dims)} and v {ShapeUtil.Format(v.Dims)} must match q {ShapeUtil.Format(q.Dims)} in batch, time and head_dim.");
+        if (!ShapeUtil.SameShape(k.Dims, v.Dims) || k.Dims[0] != q.Dims[0] || k.Dims[1] < q.Dims[1] || k.Dims[3] != q.Dims[3])
+            throw new ArgumentException($"CausalAttention: k {ShapeUtil.Format(k.Dims)} and v {ShapeUtil.Format(v.Dims)} must match q {ShapeUtil.Format(q.Dims)} in batch and head_dim, and have at least q's time steps.");
         int h = q.Dims[2], hk = k.Dims[2];
         if (hk == 0 || h % hk != 0)
             throw new ArgumentException($"CausalAttention: the {h} query heads must be a multiple of the {hk} key/value heads.");
+        bool decoding = k.Dims[1] != q.Dims[1];
+        if (decoding && GradMode.ShouldRecord(q, k, v))
+            throw new InvalidOperationException("CausalAttention: gradients need as many queries as keys; run cached decoding under GradMode.NoGrad().");
         double s = scale ?? 1.0 / Math.Sqrt(q.Dims[3]);
         var temps = new List<Tensor>();
         var qd = Kernel(q, temps); var kd = Kernel(k, temps); var vd = Kernel(v, temps);
@@ -164,6 +169,11 @@ public static class Functional
         var lse = Tensor.Empty([q.Dims[0], h, q.Dims[1]], q.DType, q.Device);
         q.Device.Backend.Attention(qd, kd, vd, output, lse, window, s);
         DisposeAll(temps);
+        if (decoding)
+        {
+            lse.Dispose();
+            return output;
+        }
         return GradMode.Record(output, "attention", [q, k, v], g =>
         {
             var t2 = new List<Tensor>();

@@ -129,32 +129,46 @@ public sealed class Gpt : IDisposable
         return (c32, s32);
     }
 
-    /// <summary>Logits (B, T, vocab_size), softcapped, for token ids <paramref name="idx"/> (B, T).</summary>
-    public Tensor Logits(Tensor idx, int startPosition = 0)
+    /// <summary>The most positions the model can encode: the rotary tables cover 10 × sequence_len, as nanochat's do.</summary>
+    public int MaxPositions => _cos.Dims[0];
+
+    /// <summary>Logits (B, T, vocab_size), softcapped, for token ids <paramref name="idx"/> (B, T) at positions 0 … T−1.</summary>
+    public Tensor Logits(Tensor idx) => Forward(idx, null);
+
+    /// <summary>
+    /// Logits for <paramref name="idx"/> continuing the tokens in <paramref name="cache"/>: their keys
+    /// and values are appended to the cache and attention runs over everything cached (inference only).
+    /// </summary>
+    public Tensor Logits(Tensor idx, Inference.KvCache cache) => Forward(idx, cache ?? throw new ArgumentNullException(nameof(cache)));
+
+    private Tensor Forward(Tensor idx, Inference.KvCache? cache)
     {
         if (idx.Rank != 2)
             throw new ArgumentException($"GPT input must be token ids of shape (batch, time), got {ShapeUtil.Format(idx.Dims)}.");
-        int b = idx.Dims[0], t = idx.Dims[1];
-        if (startPosition + t > _cos.Dims[0])
-            throw new ArgumentException($"Sequence of {t} tokens at position {startPosition} is longer than the rotary tables ({_cos.Dims[0]} positions, 10 × sequence_len).");
+        int b = idx.Dims[0], t = idx.Dims[1], start = cache?.Length ?? 0;
+        if (start + t > MaxPositions)
+            throw new ArgumentException($"Positions {start} to {start + t - 1} go past the rotary tables ({MaxPositions} positions, 10 × sequence_len).");
         int h = Config.NHead, hk = Config.NKvHead, d = Config.HeadDim, c = Config.NEmbd;
-        var cos = _cos.Narrow(0, startPosition, t);
-        var sin = _sin.Narrow(0, startPosition, t);
+        var cos = _cos.Narrow(0, start, t);
+        var sin = _sin.Narrow(0, start, t);
 
         var x = RmsNorm(Embedding(idx, Wte), NormEps);                          // (B, T, C)
-        foreach (var blk in _blocks)
+        for (int layer = 0; layer < _blocks.Length; layer++)
         {
+            var blk = _blocks[layer];
             var xn = RmsNorm(x, NormEps);
             var q = Linear(xn, blk.CQ).Reshape(b, t, h, d);                    // (B, T, H, D)
             var k = Linear(xn, blk.CK).Reshape(b, t, hk, d);                   // (B, T, Hkv, D)
             var v = Linear(xn, blk.CV).Reshape(b, t, hk, d);
             q = RmsNorm(Rotary(q, cos, sin), NormEps);
             k = RmsNorm(Rotary(k, cos, sin), NormEps);
+            if (cache is not null) (k, v) = cache.Append(layer, k, v);         // (B, start + T, Hkv, D)
             var y = CausalAttention(q, k, v, blk.Window).Reshape(b, t, c);     // (B, T, C)
             x = x + Linear(y, blk.AttnProj);
             var hidden = Linear(RmsNorm(x, NormEps), blk.Fc).ReluSquared();    // (B, T, 4C)
             x = x + Linear(hidden, blk.MlpProj);
         }
+        cache?.Advance(t);
         x = RmsNorm(x, NormEps);
         return Linear(x, LmHead).Softcap(LogitSoftcap);                         // (B, T, V)
     }

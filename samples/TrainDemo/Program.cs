@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Engine;
 using Engine.Autograd;
+using Engine.Inference;
 using Engine.NN;
 using Engine.Optim;
 
@@ -69,24 +70,11 @@ foreach (var prompt in new[] { "Returns the ", "Gets or sets a value indicating 
 
 string Sample(string prompt, int count)
 {
-    var tokens = Encoding.UTF8.GetBytes(prompt).Select(b => (long)b).ToList();
-    var rng = new Random(7);
-    var output = new List<byte>();
-    using var noGrad = GradMode.NoGrad();
-    for (int i = 0; i < count; i++)
-    {
-        using var scope = new TensorScope();
-        var window = tokens.Skip(Math.Max(0, tokens.Count - seq)).ToArray();
-        var logits = model.Logits(Tensor.FromArray(window, 1, window.Length));
-        var last = logits.Narrow(1, window.Length - 1, 1).Reshape(-1) * (1 / 0.8);
-        var probs = Functional.Softmax(last).ToArray<float>();
-        double u = rng.NextDouble(), acc = 0;
-        int next = probs.Length - 1;
-        for (int v = 0; v < probs.Length; v++) { acc += probs[v]; if (u < acc) { next = v; break; } }
-        tokens.Add(next);
-        output.Add((byte)next);
-    }
-    return Encoding.UTF8.GetString(output.ToArray()).Replace('\n', ' ');
+    // KV-cached generation: the prompt is run once, then one position per new byte.
+    var promptTokens = Encoding.UTF8.GetBytes(prompt).Select(b => (int)b).ToArray();
+    var output = Generator.Generate(model, promptTokens, count, new SamplingOptions(Temperature: 0.8, TopK: 40, Seed: 7))
+        .Select(t => (byte)t).ToArray();
+    return Encoding.UTF8.GetString(output).Replace('\n', ' ');
 }
 
 /// <summary>Finds the XML API docs beside the SDK's reference assemblies and flattens them to text.</summary>
