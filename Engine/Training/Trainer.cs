@@ -23,7 +23,8 @@ public sealed record TrainerOptions(int Steps, int GradAccumulation = 1, int Che
 /// <param name="LearningRateMultiplier">The schedule's multiplier for this step.</param>
 /// <param name="TokensPerSecond">Training tokens per second over this step.</param>
 /// <param name="ValidationLoss">Validation loss when this step evaluated, else null.</param>
-public sealed record StepReport(int Step, double Loss, double LearningRateMultiplier, double TokensPerSecond, double? ValidationLoss);
+/// <param name="FlopsPerSecond">Model FLOPs per second (nanochat's estimate per token × tokens per second); divided by a device's dense peak this is MFU.</param>
+public sealed record StepReport(int Step, double Loss, double LearningRateMultiplier, double TokensPerSecond, double? ValidationLoss, double FlopsPerSecond);
 
 /// <summary>The loss became NaN or infinite: the run stops, naming the step and the last good checkpoint.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
@@ -65,6 +66,7 @@ public sealed class Trainer(Gpt model, GptOptimizers optimizers, LrSchedule sche
     public int Run(CancellationToken cancellation = default)
     {
         int tokensPerStep = options.GradAccumulation * train.BatchSize * train.SequenceLength;
+        double flopsPerToken = model.FlopsPerToken();
         string? lastCheckpoint = null;
         while (Step < options.Steps)
         {
@@ -89,7 +91,8 @@ public sealed class Trainer(Gpt model, GptOptimizers optimizers, LrSchedule sche
             Step++;
             double? validationLoss = options.EvalEvery > 0 && validation is not null && (Step % options.EvalEvery == 0 || Step == options.Steps)
                 ? Evaluate(validation, options.EvalBatches) : null;
-            StepCompleted?.Invoke(new StepReport(Step, loss, schedule.Multiplier(Step - 1), tokensPerStep / clock.Elapsed.TotalSeconds, validationLoss));
+            double tokensPerSecond = tokensPerStep / clock.Elapsed.TotalSeconds;
+            StepCompleted?.Invoke(new StepReport(Step, loss, schedule.Multiplier(Step - 1), tokensPerSecond, validationLoss, tokensPerSecond * flopsPerToken));
             if (options.CheckpointDirectory is not null && options.CheckpointEvery > 0 && Step % options.CheckpointEvery == 0)
             {
                 SaveCheckpoint(options.CheckpointDirectory);
