@@ -11,6 +11,8 @@ public class AttentionReferenceTests
     [InlineData(2, 17, 6, 2, 16, -1)]
     [InlineData(2, 17, 4, 1, 8, 3)]
     [InlineData(1, 33, 4, 4, 32, 0)]
+    [InlineData(1, 150, 2, 1, 8, -1)]   // several query blocks
+    [InlineData(2, 130, 4, 2, 8, 40)]   // blocks that skip keys left of the window
     public void Matches_naive_float64(int b, int t, int h, int hk, int d, int window)
     {
         var r = new Random(b * 1000 + t * 10 + window);

@@ -100,4 +100,14 @@ public class GradCheckTests
         GradCheck.Check($"attention w={window} h={heads}/{kvHeads}",
             t => Functional.CausalAttention(t[0], t[1], t[2], window), [X(2, 6, heads, 4), X(2, 6, kvHeads, 4), X(2, 6, kvHeads, 4)]);
     }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(30)]
+    public void Attention_over_several_query_blocks(int window)
+    {
+        using var s = new TensorScope();
+        GradCheck.Check($"attention T=140 w={window}",
+            t => Functional.CausalAttention(t[0], t[1], t[2], window), [X(1, 140, 2, 4), X(1, 140, 1, 4), X(1, 140, 1, 4)], maxEntries: 150);
+    }
 }

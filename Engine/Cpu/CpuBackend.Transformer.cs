@@ -192,8 +192,16 @@ internal sealed partial class CpuBackend
 
     // Attention runs per (batch, head) as GEMMs on strided views of the (B, T, H, D) tensors: a head's
     // rows are D apart within a token and H·D apart across tokens, which is just a leading dimension.
-    // The full T×T score block is computed and the causal/window mask applied after; on a CPU the GEMM's
-    // efficiency is worth the wasted upper triangle. The backward recomputes P from the saved lse.
+    // Queries go in blocks of QueryBlock rows; each block multiplies only the key range some row of it
+    // can see (causal: up to the block's last row; window: from its first row's window start), so the
+    // work is about half of T×T for causal attention and O(T·window) for sliding windows. Masking
+    // inside the range is applied to the scores. The backward recomputes P from the saved lse.
+
+    /// <summary>Queries per block: small enough to skip most of the masked triangle, large enough for an efficient GEMM.</summary>
+    private const int QueryBlock = 64;
+
+    /// <summary>The keys [k0, k1) any query of block [i0, i1) (absolute positions) may see.</summary>
+    private static (int K0, int K1) KeyRange(int i0, int i1, int window) => (FirstKey(i0, window), i1);
 
     private static void AttentionT<T>(Tensor q, Tensor k, Tensor v, Tensor output, Tensor lse, int window, T scale)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -207,25 +215,31 @@ internal sealed partial class CpuBackend
         For(bsz * h, (long)tq * tk * d, bh =>
         {
             int b = bh / h, head = bh % h, kh = head / group;
-            int qOff = b * tq * ldq + head * d, kOff = b * tk * ldk + kh * d;
+            int qBase = b * tq * ldq + head * d, kBase = b * tk * ldk + kh * d;
             var pool = System.Buffers.ArrayPool<T>.Shared;
-            var p = pool.Rent(tq * tk);
-            Gemm.Multiply(false, true, tq, tk, d, scale, qs.AsSpan(qOff), ldq, ks.AsSpan(kOff), ldk, T.Zero, p, tk);
-            for (int i = 0; i < tq; i++)
+            var p = pool.Rent(QueryBlock * tk);
+            for (int i0 = 0; i0 < tq; i0 += QueryBlock)
             {
-                var row = p.AsSpan(i * tk, tk);
-                int pos = i + shift, j0 = FirstKey(pos, window);
-                var live = row[j0..(pos + 1)];
-                T max = TensorPrimitives.Max<T>(live);
-                TensorPrimitives.Subtract(live, max, live);
-                TensorPrimitives.Exp<T>(live, live);
-                T sum = TensorPrimitives.Sum<T>(live);
-                TensorPrimitives.Multiply(live, T.One / sum, live);
-                row[..j0].Clear();
-                row[(pos + 1)..].Clear();
-                ls[(b * h + head) * tq + i] = max + T.Log(sum);
+                int rows = Math.Min(QueryBlock, tq - i0);
+                var (k0, k1) = KeyRange(i0 + shift, i0 + rows + shift, window);
+                int width = k1 - k0, qOff = qBase + i0 * ldq;
+                Gemm.Multiply(false, true, rows, width, d, scale, qs.AsSpan(qOff), ldq, ks.AsSpan(kBase + k0 * ldk), ldk, T.Zero, p, width);
+                for (int r = 0; r < rows; r++)
+                {
+                    var row = p.AsSpan(r * width, width);
+                    int pos = i0 + r + shift, j0 = FirstKey(pos, window) - k0, j1 = pos + 1 - k0;
+                    var live = row[j0..j1];
+                    T max = TensorPrimitives.Max<T>(live);
+                    TensorPrimitives.Subtract(live, max, live);
+                    TensorPrimitives.Exp<T>(live, live);
+                    T sum = TensorPrimitives.Sum<T>(live);
+                    TensorPrimitives.Multiply(live, T.One / sum, live);
+                    row[..j0].Clear();
+                    row[j1..].Clear();
+                    ls[(b * h + head) * tq + i0 + r] = max + T.Log(sum);
+                }
+                Gemm.Multiply(false, false, rows, d, width, T.One, p, width, vs.AsSpan(kBase + k0 * ldk), ldk, T.Zero, os.AsSpan(qOff), ldq);
             }
-            Gemm.Multiply(false, false, tq, d, tk, T.One, p, tk, vs.AsSpan(kOff), ldk, T.Zero, os.AsSpan(qOff), ldq);
             pool.Return(p);
         });
     }
@@ -244,46 +258,54 @@ internal sealed partial class CpuBackend
         var qs = q.Raw<T>(); var ks = k.Raw<T>(); var vs = v.Raw<T>();
         var os = output.Raw<T>(); var ls = lse.Raw<T>(); var dos = dOutput.Raw<T>();
         var dqs = dq.Raw<T>(); var dks = dk.Raw<T>(); var dvs = dv.Raw<T>();
-        // One task per (batch, kv head): the group's query heads all accumulate into the same dk/dv.
+        // dk and dv accumulate over query blocks and over the group's heads: start from zero.
+        dk.Span<T>().Clear();
+        dv.Span<T>().Clear();
+        // One task per (batch, kv head): the group's query heads all accumulate into the same dk/dv rows.
         For(bsz * hk, (long)group * t * t * d, bkh =>
         {
             int b = bkh / hk, kh = bkh % hk;
-            int kOff = b * t * ldk + kh * d;
+            int kBase = b * t * ldk + kh * d;
             var pool = System.Buffers.ArrayPool<T>.Shared;
-            var p = pool.Rent(t * t);
-            var dp = pool.Rent(t * t);
-            var rowDot = pool.Rent(t);
+            var p = pool.Rent(QueryBlock * t);
+            var dp = pool.Rent(QueryBlock * t);
+            var rowDot = pool.Rent(QueryBlock);
             for (int g = 0; g < group; g++)
             {
-                int head = kh * group + g, qOff = b * t * ldq + head * d;
-                T beta = g == 0 ? T.Zero : T.One;
-                // P = exp(scale·QKᵀ − lse), masked
-                Gemm.Multiply(false, true, t, t, d, scale, qs.AsSpan(qOff), ldq, ks.AsSpan(kOff), ldk, T.Zero, p, t);
-                for (int i = 0; i < t; i++)
+                int head = kh * group + g, qBase = b * t * ldq + head * d;
+                for (int i0 = 0; i0 < t; i0 += QueryBlock)
                 {
-                    var row = p.AsSpan(i * t, t);
-                    int j0 = FirstKey(i, window);
-                    var live = row[j0..(i + 1)];
-                    TensorPrimitives.Subtract(live, ls[(b * h + head) * t + i], live);
-                    TensorPrimitives.Exp<T>(live, live);
-                    row[..j0].Clear();
-                    row[(i + 1)..].Clear();
-                    rowDot[i] = TensorPrimitives.Dot<T>(dos.AsSpan(qOff + i * ldq, d), os.AsSpan(qOff + i * ldq, d));
+                    int rows = Math.Min(QueryBlock, t - i0), qOff = qBase + i0 * ldq;
+                    var (k0, k1) = KeyRange(i0, i0 + rows, window);
+                    int width = k1 - k0, kOff = kBase + k0 * ldk;
+                    // P = exp(scale·QKᵀ − lse), masked
+                    Gemm.Multiply(false, true, rows, width, d, scale, qs.AsSpan(qOff), ldq, ks.AsSpan(kOff), ldk, T.Zero, p, width);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var row = p.AsSpan(r * width, width);
+                        int pos = i0 + r, j0 = FirstKey(pos, window) - k0, j1 = pos + 1 - k0;
+                        var live = row[j0..j1];
+                        TensorPrimitives.Subtract(live, ls[(b * h + head) * t + pos], live);
+                        TensorPrimitives.Exp<T>(live, live);
+                        row[..j0].Clear();
+                        row[j1..].Clear();
+                        rowDot[r] = TensorPrimitives.Dot<T>(dos.AsSpan(qOff + r * ldq, d), os.AsSpan(qOff + r * ldq, d));
+                    }
+                    // dV += Pᵀ dO
+                    Gemm.Multiply(true, false, width, d, rows, T.One, p, width, dos.AsSpan(qOff), ldq, T.One, dvs.AsSpan(kOff), ldk);
+                    // dP = dO Vᵀ; dS = P ∘ (dP − rowDot) · scale, stored over dp
+                    Gemm.Multiply(false, true, rows, width, d, T.One, dos.AsSpan(qOff), ldq, vs.AsSpan(kOff), ldk, T.Zero, dp, width);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var dpr = dp.AsSpan(r * width, width);
+                        TensorPrimitives.Subtract(dpr, rowDot[r], dpr);
+                        TensorPrimitives.Multiply(dpr, p.AsSpan(r * width, width), dpr);
+                        TensorPrimitives.Multiply(dpr, scale, dpr);
+                    }
+                    // dQ = dS K;  dK += dSᵀ Q
+                    Gemm.Multiply(false, false, rows, d, width, T.One, dp, width, ks.AsSpan(kOff), ldk, T.Zero, dqs.AsSpan(qOff), ldq);
+                    Gemm.Multiply(true, false, width, d, rows, T.One, dp, width, qs.AsSpan(qOff), ldq, T.One, dks.AsSpan(kOff), ldk);
                 }
-                // dV (+)= Pᵀ dO
-                Gemm.Multiply(true, false, t, d, t, T.One, p, t, dos.AsSpan(qOff), ldq, beta, dvs.AsSpan(kOff), ldk);
-                // dP = dO Vᵀ; dS = P ∘ (dP − rowDot) · scale, stored over dp
-                Gemm.Multiply(false, true, t, t, d, T.One, dos.AsSpan(qOff), ldq, vs.AsSpan(kOff), ldk, T.Zero, dp, t);
-                for (int i = 0; i < t; i++)
-                {
-                    var dpr = dp.AsSpan(i * t, t);
-                    TensorPrimitives.Subtract(dpr, rowDot[i], dpr);
-                    TensorPrimitives.Multiply(dpr, p.AsSpan(i * t, t), dpr);
-                    TensorPrimitives.Multiply(dpr, scale, dpr);
-                }
-                // dQ = dS K;  dK (+)= dSᵀ Q
-                Gemm.Multiply(false, false, t, d, t, T.One, dp, t, ks.AsSpan(kOff), ldk, T.Zero, dqs.AsSpan(qOff), ldq);
-                Gemm.Multiply(true, false, t, d, t, T.One, dp, t, qs.AsSpan(qOff), ldq, beta, dks.AsSpan(kOff), ldk);
             }
             pool.Return(p);
             pool.Return(dp);
