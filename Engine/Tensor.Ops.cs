@@ -11,7 +11,6 @@ public sealed partial class Tensor
     /// <summary>A view of this tensor broadcast to <paramref name="shape"/> (size-1 dimensions repeat with stride 0).</summary>
     public Tensor Expand(params int[] shape)
     {
-        ShapeUtil.Broadcast(Dims, shape, "Expand");
         if (shape.Length < Rank || !ShapeUtil.SameShape(ShapeUtil.Broadcast(Dims, shape, "Expand"), shape))
             throw new ArgumentException($"Expand: Tensor{ShapeUtil.Format(Dims)} cannot be expanded to {ShapeUtil.Format(shape)}.");
         var original = Dims;

@@ -217,6 +217,25 @@ public static class Functional
         });
     }
 
+    /// <summary>
+    /// Cross-entropy of each row of logits (…, V) against its target (…), without gradients: the
+    /// per-token losses that bits-per-byte and per-example evaluations need. Ignored rows get 0.
+    /// </summary>
+    public static Tensor CrossEntropyPerToken(Tensor logits, Tensor targets, long ignoreIndex = -1)
+    {
+        RequireFloat(logits, "CrossEntropyPerToken", "logits");
+        if (!logits.Dims.AsSpan(0, logits.Rank - 1).SequenceEqual(targets.Dims))
+            throw new ArgumentException($"CrossEntropyPerToken: logits {ShapeUtil.Format(logits.Dims)} need targets of shape {ShapeUtil.Format(logits.Dims[..^1])}, got {ShapeUtil.Format(targets.Dims)}.");
+        var temps = new List<Tensor>();
+        var zd = Kernel(logits, temps); var td = Kernel(targets, temps);
+        var losses = Tensor.Empty(targets.Dims, logits.DType, logits.Device);
+        using (var lse = Tensor.Empty([targets.Count], logits.DType, logits.Device))
+        using (var flat = losses.ReshapeNoGrad(targets.Count))
+            logits.Device.Backend.CrossEntropy(zd, td, flat, lse, ignoreIndex);
+        DisposeAll(temps);
+        return losses;
+    }
+
     private static int CountValid(Tensor targets, long ignoreIndex)
     {
         int n = 0;
