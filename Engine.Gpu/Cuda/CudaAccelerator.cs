@@ -147,7 +147,7 @@ public sealed unsafe class CudaAccelerator : Accelerator
 
     /// <summary>The PTX this accelerator would load for <paramref name="kernel"/>.</summary>
     /// <param name="kernel">A static [Kernel] method.</param>
-    public string GetPtx(Delegate kernel) => PtxEmitter.Emit(Compile(kernel).Function, new PtxTarget(Info.ComputeCapability), "kernel");
+    public string GetPtx(Delegate kernel) => PtxDiskCache.Get(Compile(kernel).Method, new PtxTarget(Info.ComputeCapability));
 
     internal override void Launch(CompiledKernel kernel, KernelConfig config, long[] arguments)
     {
@@ -184,7 +184,7 @@ public sealed unsafe class CudaAccelerator : Accelerator
 
     private (nint Module, nint Function, int DynamicLimit) LoadModule(CompiledKernel kernel)
     {
-        string ptx = PtxEmitter.Emit(kernel.Function, new PtxTarget(Info.ComputeCapability), "kernel");
+        string ptx = PtxDiskCache.Get(kernel.Method, new PtxTarget(Info.ComputeCapability));
         byte[] image = Encoding.UTF8.GetBytes(ptx + "\0");
         const int logSize = 16 * 1024;
         byte* log = stackalloc byte[logSize];

@@ -104,6 +104,23 @@ internal static class KnownMethods
                 map[m] = MathFn.DoubleToHalf;
             }
         }
+        // Bit counts: popc and clz on the GPU (trailing zeros through brev + clz).
+        foreach (MethodInfo m in typeof(System.Numerics.BitOperations).GetMethods(BindingFlags.Public | BindingFlags.Static))
+        {
+            MathFn? bits = m.Name switch
+            {
+                "PopCount" => MathFn.PopCount,
+                "LeadingZeroCount" => MathFn.LeadingZeroCount,
+                "TrailingZeroCount" => MathFn.TrailingZeroCount,
+                _ => null,
+            };
+            ParameterInfo[] ps = m.GetParameters();
+            if (bits is { } fn && ps.Length == 1 && ps[0].ParameterType is var p
+                && (p == typeof(int) || p == typeof(uint) || p == typeof(long) || p == typeof(ulong)))
+            {
+                map[m] = fn;
+            }
+        }
         return map;
     }
 }

@@ -94,6 +94,25 @@ internal sealed partial class Translator
         {
             throw Error($"a constrained call of {MethodName(m)} on the reference type {constrained.Name}");
         }
+        if (TryResolveConstrained(constrained, m) is { } target)
+        {
+            return target;
+        }
+        throw Error(m.DeclaringType!.IsInterface
+            ? $"the interface method {MethodName(m)}, which {constrained.Name} does not implement"
+            : $"a call of {MethodName(m)} on the struct {constrained.Name}, which boxes it");
+    }
+
+    /// <summary>
+    /// The method a constrained call of <paramref name="m"/> on the struct <paramref name="constrained"/>
+    /// reaches, or null. Shared with <see cref="KernelFingerprint"/>, which must follow the same calls.
+    /// </summary>
+    internal static MethodBase? TryResolveConstrained(Type constrained, MethodBase m)
+    {
+        if (!constrained.IsValueType)
+        {
+            return null;
+        }
         Type declaring = m.DeclaringType!;
         if (declaring.IsInterface)
         {
@@ -107,12 +126,11 @@ internal sealed partial class Translator
                     return m.IsGenericMethod ? target.MakeGenericMethod(m.GetGenericArguments()) : target;
                 }
             }
-            throw Error($"the interface method {MethodName(m)}, which {constrained.Name} does not implement");
+            return null;
         }
         // A virtual method of object (ToString, GetHashCode, Equals): only the struct's own override is callable.
-        MethodInfo? own = constrained.GetMethod(m.Name, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly,
+        return constrained.GetMethod(m.Name, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly,
             m.GetParameters().Select(p => p.ParameterType).ToArray());
-        return own ?? throw Error($"a call of {MethodName(m)} on the struct {constrained.Name}, which boxes it");
     }
 
     private Value ScalarOf(Item item) => item switch

@@ -87,7 +87,11 @@ internal sealed partial class Translator
             var leaves = new Value[layout.Leaves.Length];
             for (int l = 0; l < leaves.Length; l++)
             {
-                var p = new Parameter(layout.Leaves[l].Type, _b.Function.Params.Count, layout.Leaves.Length == 1 ? ps[k].Name ?? $"arg{k}" : $"{ps[k].Name}.{l}");
+                var p = new Parameter(layout.Leaves[l].Type, _b.Function.Params.Count, layout.Leaves.Length == 1 ? ps[k].Name ?? $"arg{k}" : $"{ps[k].Name}.{l}")
+                {
+                    // The launch refuses a misaligned view of 16-byte elements (KernelArguments), so its pointer leaf is 16-aligned.
+                    Alignment = l == 0 && KernelArguments.RequiredAlignment(pt) is int align ? align : 0,
+                };
                 _b.Function.Params.Add(p);
                 leaves[l] = p;
             }

@@ -101,6 +101,12 @@ internal enum MathFn : byte
     PackHalf2,
     /// <summary>Two F32 operands rounded to bf16 and packed into an I32, the first in the low half.</summary>
     PackBFloat162,
+    /// <summary>Set bits of an I32 or I64 operand, as an I32 (BitOperations.PopCount).</summary>
+    PopCount,
+    /// <summary>Leading zero bits of an I32 or I64 operand (the width for zero), as an I32.</summary>
+    LeadingZeroCount,
+    /// <summary>Trailing zero bits of an I32 or I64 operand (the width for zero), as an I32.</summary>
+    TrailingZeroCount,
 }
 
 /// <summary>Per-thread special values.</summary>

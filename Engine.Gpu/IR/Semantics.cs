@@ -293,6 +293,15 @@ internal static class Semantics
                 case MathFn.MaxUn:
                     result = wide ? (long)Math.Max((ulong)a, (ulong)b) : (int)Math.Max((uint)a, (uint)b);
                     return true;
+                case MathFn.PopCount:
+                    result = wide ? System.Numerics.BitOperations.PopCount((ulong)a) : System.Numerics.BitOperations.PopCount((uint)a);
+                    return true;
+                case MathFn.LeadingZeroCount:
+                    result = wide ? System.Numerics.BitOperations.LeadingZeroCount((ulong)a) : System.Numerics.BitOperations.LeadingZeroCount((uint)a);
+                    return true;
+                case MathFn.TrailingZeroCount:
+                    result = wide ? System.Numerics.BitOperations.TrailingZeroCount(a) : System.Numerics.BitOperations.TrailingZeroCount((int)a);
+                    return true;
                 case MathFn.HalfToFloat:
                     result = Bits((float)BitConverter.UInt16BitsToHalf((ushort)a));
                     return true;
@@ -388,6 +397,7 @@ internal static class Semantics
         MathFn.HalfToFloat => IrType.F32,
         MathFn.HalfToDouble => IrType.F64,
         MathFn.FloatToHalf or MathFn.DoubleToHalf or MathFn.PackHalf2 or MathFn.PackBFloat162 => IrType.I32,
+        MathFn.PopCount or MathFn.LeadingZeroCount or MathFn.TrailingZeroCount => IrType.I32,
         _ => operand,
     };
 }

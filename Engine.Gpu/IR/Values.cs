@@ -62,6 +62,12 @@ internal sealed class Parameter : Value
     public int Index { get; }
 
     public string Name { get; }
+
+    /// <summary>
+    /// A proven alignment of the pointer this parameter holds, in bytes (0: unknown). Set for views of
+    /// 16-byte elements, whose alignment the launch checks, so the PTX emitter may use vector accesses.
+    /// </summary>
+    public int Alignment { get; init; }
 }
 
 /// <summary>A phi: operand i flows in from the block's predecessor i.</summary>

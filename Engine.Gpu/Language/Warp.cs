@@ -52,6 +52,71 @@ public static class Warp
     public static T ShuffleXor<T>(T value, int laneMask) where T : unmanaged =>
         ShuffleCpu(IntrinsicKind.ShuffleXor, value, laneMask);
 
+    // The width overloads are library code over the whole-warp idx shuffle: each lane computes the lane
+    // it reads (its own when the source leaves its segment), so they need no IR of their own and their
+    // CPU meaning is this very code. Widths above the warp size act as the warp size.
+
+    /// <summary>
+    /// <see cref="Shuffle{T}(T, int)"/> within segments of <paramref name="width"/> lanes: the value of lane
+    /// <c>sourceLane % width</c> of the caller's segment (CUDA's <c>__shfl_sync</c> with a width).
+    /// </summary>
+    /// <typeparam name="T">Any unmanaged type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    /// <param name="sourceLane">The lane within the segment to read from.</param>
+    /// <param name="width">The segment size: a power of two from 1 to the warp size.</param>
+    public static T Shuffle<T>(T value, int sourceLane, int width) where T : unmanaged
+    {
+        int w = Math.Min(width, WarpSize);
+        int segment = LaneIdx & ~(w - 1);
+        return Shuffle(value, segment + (sourceLane & (w - 1)));
+    }
+
+    /// <summary>
+    /// <see cref="ShuffleDown{T}(T, int)"/> within segments of <paramref name="width"/> lanes: past the end of
+    /// its segment a lane keeps its own value.
+    /// </summary>
+    /// <typeparam name="T">Any unmanaged type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    /// <param name="delta">How many lanes up to read from.</param>
+    /// <param name="width">The segment size: a power of two from 1 to the warp size.</param>
+    public static T ShuffleDown<T>(T value, int delta, int width) where T : unmanaged
+    {
+        int w = Math.Min(width, WarpSize);
+        int lane = LaneIdx;
+        return Shuffle(value, (lane & (w - 1)) + delta < w ? lane + delta : lane);
+    }
+
+    /// <summary>
+    /// <see cref="ShuffleUp{T}(T, int)"/> within segments of <paramref name="width"/> lanes: before the start
+    /// of its segment a lane keeps its own value.
+    /// </summary>
+    /// <typeparam name="T">Any unmanaged type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    /// <param name="delta">How many lanes down to read from.</param>
+    /// <param name="width">The segment size: a power of two from 1 to the warp size.</param>
+    public static T ShuffleUp<T>(T value, int delta, int width) where T : unmanaged
+    {
+        int w = Math.Min(width, WarpSize);
+        int lane = LaneIdx;
+        return Shuffle(value, (lane & (w - 1)) >= delta ? lane - delta : lane);
+    }
+
+    /// <summary>
+    /// <see cref="ShuffleXor{T}(T, int)"/> within segments of <paramref name="width"/> lanes: a partner
+    /// outside the caller's segment gives the caller's own value.
+    /// </summary>
+    /// <typeparam name="T">Any unmanaged type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    /// <param name="laneMask">The bits to flip in the lane index.</param>
+    /// <param name="width">The segment size: a power of two from 1 to the warp size.</param>
+    public static T ShuffleXor<T>(T value, int laneMask, int width) where T : unmanaged
+    {
+        int w = Math.Min(width, WarpSize);
+        int lane = LaneIdx;
+        int partner = lane ^ laneMask;
+        return Shuffle(value, (partner & ~(w - 1)) == (lane & ~(w - 1)) ? partner : lane);
+    }
+
     /// <summary>True when <paramref name="predicate"/> holds on every lane of the warp.</summary>
     /// <param name="predicate">This lane's vote.</param>
     [Intrinsic(IntrinsicKind.VoteAll)]

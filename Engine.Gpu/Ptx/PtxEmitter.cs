@@ -12,6 +12,9 @@ internal readonly record struct PtxTarget(int ComputeCapability)
 
     /// <summary>The oldest PTX ISA version that knows the target (8.0 for sm_90, 7.0 for sm_80).</summary>
     public string Version => ComputeCapability >= 90 ? "8.0" : "7.0";
+
+    /// <summary>Everything about the target that changes the emitted text (part of the disk cache's key).</summary>
+    public string CacheKey => $"{Target} ptx {Version}";
 }
 
 /// <summary>
@@ -20,7 +23,7 @@ internal readonly record struct PtxTarget(int ComputeCapability)
 /// point back to the C# method and IL offset. Floating-point arithmetic uses explicit .rn rounding so
 /// ptxas does not contract a*b+c into an fma, which the CLR would not do.
 /// </summary>
-internal sealed class PtxEmitter
+internal sealed partial class PtxEmitter
 {
     private readonly Function _f;
     private readonly PtxTarget _target;
@@ -212,9 +215,19 @@ internal sealed class PtxEmitter
         foreach (Block b in _f.Blocks)
         {
             _body.Append(BlockLabel(b)).AppendLine(":");
+            FindVectorAccesses(b);
             foreach (Instr i in b.Body)
             {
                 Comment(i);
+                if (_vectorised.Remove(i, out Func<string>? vector))
+                {
+                    Line(vector());
+                    continue;
+                }
+                if (_mergedAway.Remove(i))
+                {
+                    continue;
+                }
                 EmitInstr(i);
             }
             Instr t = b.Terminator!;
@@ -698,6 +711,15 @@ internal sealed class PtxEmitter
             case MathFn.PackBFloat162:
                 Line($"cvt.rn.bf16x2.f32 {d}, {InReg(a[1])}, {A(0)};");
                 return;
+            case MathFn.PopCount: Line($"popc.b{(t == IrType.I64 ? 64 : 32)} {d}, {A(0)};"); return;
+            case MathFn.LeadingZeroCount: Line($"clz.b{(t == IrType.I64 ? 64 : 32)} {d}, {A(0)};"); return;
+            case MathFn.TrailingZeroCount:
+            {
+                string reversed = NewReg(t);
+                Line($"brev.b{(t == IrType.I64 ? 64 : 32)} {reversed}, {A(0)};");
+                Line($"clz.b{(t == IrType.I64 ? 64 : 32)} {d}, {reversed};");
+                return;
+            }
             case MathFn.HalfToFloat or MathFn.HalfToDouble:
                 Line($"cvt.u16.u32 %h1, {A(0)};");
                 Line($"cvt.{(fn == MathFn.HalfToFloat ? "f32" : "f64")}.f16 {d}, %h1;");

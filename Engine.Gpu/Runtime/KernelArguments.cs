@@ -14,6 +14,11 @@ internal static class KernelArguments
             ?? throw new ArgumentException($"A kernel argument of type {typeof(T).Name} cannot be passed: {reason}.");
         byte* bytes = stackalloc byte[Math.Max(layout.Size, 8)];
         Unsafe.WriteUnaligned(bytes, value);
+        if (Alignment<T>.Bytes is > 0 and int align && *(long*)bytes % align != 0)
+        {
+            throw new ArgumentException($"A view of {typeof(T).GetGenericArguments()[0].Name} starts at 0x{*(long*)bytes:X}, " +
+                $"which is not a multiple of {align}: kernels read such views with {align}-byte vector loads. Start the view at an element boundary of an allocation.");
+        }
         foreach (Leaf leaf in layout.Leaves)
         {
             byte* p = bytes + leaf.Offset;
@@ -27,6 +32,26 @@ internal static class KernelArguments
                 _ => *(long*)p,
             };
         }
+    }
+
+    /// <summary>
+    /// The alignment a kernel argument of type <paramref name="type"/> must have, or null: a view whose
+    /// element size is a multiple of 16 bytes must start on a 16-byte boundary (allocations do; a view
+    /// cast from an offset view of smaller elements may not).
+    /// </summary>
+    public static int? RequiredAlignment(Type type)
+    {
+        if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(ArrayView<>))
+        {
+            return null;
+        }
+        int size = (int)typeof(Unsafe).GetMethod(nameof(Unsafe.SizeOf))!.MakeGenericMethod(type.GetGenericArguments()[0]).Invoke(null, null)!;
+        return size % 16 == 0 ? 16 : null;
+    }
+
+    private static class Alignment<T>
+    {
+        public static readonly int Bytes = RequiredAlignment(typeof(T)) ?? 0;
     }
 
     private static readonly MethodInfo WriteMethod = typeof(KernelArguments).GetMethod(nameof(Write))!;

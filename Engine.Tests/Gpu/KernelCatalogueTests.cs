@@ -10,7 +10,7 @@ namespace Engine.Tests.Gpu;
 /// must agree bit for bit. Some cases add a check against an independent computation. Adding a kernel
 /// is one entry in <see cref="Cases"/>.
 /// </summary>
-public class KernelCatalogueTests
+public partial class KernelCatalogueTests
 {
     [ModuleInitializer]
     internal static void VerifyEveryPass() => KernelCompiler.VerifyEachPass = true;
@@ -63,7 +63,7 @@ public class KernelCatalogueTests
 
     private static KernelConfig Cover(int n, int group = 32) => KernelConfig.Covering(n, group);
 
-    public static readonly Dictionary<string, Case> Cases = new()
+    public static readonly Dictionary<string, Case> Cases = Merge(new()
     {
         ["int arithmetic"] = new(ArithmeticKernels.IntOps, rng =>
         {
@@ -349,7 +349,7 @@ public class KernelCatalogueTests
                     Assert.Equal(values.Count(v => (v & 15) == b), bins[b]);
                 }
             }),
-    };
+    }, LanguageCases(), MoreLanguageCases(), IntrinsicCases());
 
     public static TheoryData<string, int> CaseNames()
     {

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Engine.Gpu;
+using Engine.Numerics;
 using Xunit;
 
 namespace Engine.Tests.Gpu;
@@ -104,6 +105,28 @@ internal static class KernelHarness
                 if (!(double.IsNaN(ed[k]) && double.IsNaN(ad[k])) && BitConverter.DoubleToInt64Bits(ed[k]) != BitConverter.DoubleToInt64Bits(ad[k]))
                 {
                     Assert.Fail($"{what}: element {k} differs: CLR {Describe(ed[k])}, CPU accelerator {Describe(ad[k])}.");
+                }
+            }
+            return;
+        }
+        if (expected is BFloat16[] eb && actual is BFloat16[] ab)
+        {
+            for (int k = 0; k < eb.Length; k++)
+            {
+                if (!(BFloat16.IsNaN(eb[k]) && BFloat16.IsNaN(ab[k])) && eb[k].RawValue != ab[k].RawValue)
+                {
+                    Assert.Fail($"{what}: element {k} differs: CLR {eb[k]} (0x{eb[k].RawValue:X4}), CPU accelerator {ab[k]} (0x{ab[k].RawValue:X4}).");
+                }
+            }
+            return;
+        }
+        if (expected is Half[] eh && actual is Half[] ah)
+        {
+            for (int k = 0; k < eh.Length; k++)
+            {
+                if (!(Half.IsNaN(eh[k]) && Half.IsNaN(ah[k])) && BitConverter.HalfToUInt16Bits(eh[k]) != BitConverter.HalfToUInt16Bits(ah[k]))
+                {
+                    Assert.Fail($"{what}: element {k} differs: CLR {eh[k]}, CPU accelerator {ah[k]}.");
                 }
             }
             return;
