@@ -404,6 +404,14 @@ internal sealed partial class Translator
             b = Coerce(b, IrType.I64);
         }
         IrType t = Common(a.Type, b.Type);
+        if (op == Op.Rem && t.IsFloat())
+        {
+            // PTX has no floating-point remainder: the CLR's exact one, written in C#, is inlined here.
+            Type c = t == IrType.F32 ? typeof(float) : typeof(double);
+            _stack.Push(Inline(typeof(SoftFloat).GetMethod(nameof(SoftFloat.Remainder), [c, c])!,
+                [new ScalarItem(Coerce(a, t)), new ScalarItem(Coerce(b, t))])!);
+            return;
+        }
         Push(_b.Value(op, t, [Coerce(a, t), Coerce(b, t)]));
     }
 

@@ -167,7 +167,7 @@ public static class TensorCore
         return result;
     }
 
-    /// <summary>Rounds two floats to f16 (to nearest even) and packs them, <paramref name="low"/> in bits 0..15.</summary>
+    /// <summary>Rounds two floats to f16 (to nearest even) and packs them, <paramref name="low"/> in bits 0..15; a NaN becomes the canonical 0x7FFF, as on the GPU.</summary>
     /// <param name="low">The first element.</param>
     /// <param name="high">The second element.</param>
     [Intrinsic(IntrinsicKind.PackHalf2)]
@@ -286,8 +286,11 @@ internal static class TensorCoreSemantics
         return low | ((uint)high << 16);
     }
 
-    public static uint PackHalf2(float low, float high) =>
-        BitConverter.HalfToUInt16Bits((Half)low) | ((uint)BitConverter.HalfToUInt16Bits((Half)high) << 16);
+    public static uint PackHalf2(float low, float high) => ToHalf(low) | ((uint)ToHalf(high) << 16);
+
+    /// <summary>cvt.rn.f16x2.f32 as an H100 does it: round to nearest even, and any NaN becomes the canonical 0x7FFF
+    /// (the CLR's (Half) cast keeps the sign and payload instead; seen on the GPU, docs/gpu/).</summary>
+    private static ushort ToHalf(float x) => float.IsNaN(x) ? (ushort)0x7FFF : BitConverter.HalfToUInt16Bits((Half)x);
 
     public static uint PackBFloat162(float low, float high) => ToBFloat16(low) | ((uint)ToBFloat16(high) << 16);
 

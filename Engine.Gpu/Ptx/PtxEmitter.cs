@@ -645,10 +645,16 @@ internal sealed partial class PtxEmitter
                 {
                     // The CLR saturates float-to-int conversions (NaN gives 0) like cvt.rzi does; small
                     // integer targets saturate to int32 first and then wrap, as the CLR does.
-                    case ConvKind.ToI4: Line($"cvt.rzi.s32.{ft} {d}, {s};"); return;
-                    case ConvKind.ToU4: Line($"cvt.rzi.u32.{ft} {d}, {s};"); return;
-                    case ConvKind.ToI8: Line($"cvt.rzi.s64.{ft} {d}, {s};"); return;
-                    case ConvKind.ToU8: Line($"cvt.rzi.u64.{ft} {d}, {s};"); return;
+                    case ConvKind.ToI4 or ConvKind.ToU4 or ConvKind.ToI8 or ConvKind.ToU8:
+                    {
+                        string it = kind switch { ConvKind.ToI4 => "s32", ConvKind.ToU4 => "u32", ConvKind.ToI8 => "s64", _ => "u64" };
+                        Line($"cvt.rzi.{it}.{ft} {d}, {s};");
+                        // An H100 turns NaN into the most negative value for the 64-bit targets; the CLR gives 0.
+                        string nan = NewPred(), value = InReg(source);
+                        Line($"setp.nan.{ft} {nan}, {value}, {value};");
+                        Line($"selp.b{it[1..]} {d}, 0, {d}, {nan};");
+                        return;
+                    }
                     case ConvKind.ToI1 or ConvKind.ToU1 or ConvKind.ToI2 or ConvKind.ToU2:
                     {
                         string whole = NewReg(IrType.I32);
@@ -685,8 +691,18 @@ internal sealed partial class PtxEmitter
         {
             case MathFn.Sqrt when t.IsFloat(): Line($"sqrt.rn.{ft} {d}, {A(0)};"); return;
             case MathFn.Abs: Line($"abs.{ft} {d}, {A(0)};"); return;
-            case MathFn.Min when t.IsFloat(): Line($"min.NaN.{ft} {d}, {InReg(a[0])}, {A(1)};"); return;
-            case MathFn.Max when t.IsFloat(): Line($"max.NaN.{ft} {d}, {InReg(a[0])}, {A(1)};"); return;
+            case MathFn.Min when t == IrType.F32: Line($"min.NaN.f32 {d}, {InReg(a[0])}, {A(1)};"); return;
+            case MathFn.Max when t == IrType.F32: Line($"max.NaN.f32 {d}, {InReg(a[0])}, {A(1)};"); return;
+            case MathFn.Min or MathFn.Max when t == IrType.F64:
+            {
+                // min/max.f64 have no .NaN form: they return the other operand for one NaN, the CLR returns NaN.
+                string x = InReg(a[0]), y = InReg(a[1]), nan = NewPred(), sum = NewReg(IrType.F64);
+                Line($"{(fn == MathFn.Min ? "min" : "max")}.f64 {d}, {x}, {y};");
+                Line($"setp.nan.f64 {nan}, {x}, {y};");
+                Line($"add.rn.f64 {sum}, {x}, {y};");
+                Line($"selp.f64 {d}, {sum}, {d}, {nan};");
+                return;
+            }
             case MathFn.Min: Line($"min.{ft} {d}, {InReg(a[0])}, {A(1)};"); return;
             case MathFn.Max: Line($"max.{ft} {d}, {InReg(a[0])}, {A(1)};"); return;
             case MathFn.MinUn: Line($"min.{Unsigned(t)} {d}, {InReg(a[0])}, {A(1)};"); return;
@@ -725,9 +741,36 @@ internal sealed partial class PtxEmitter
                 Line($"cvt.{(fn == MathFn.HalfToFloat ? "f32" : "f64")}.f16 {d}, %h1;");
                 return;
             case MathFn.FloatToHalf or MathFn.DoubleToHalf:
+            {
                 Line($"cvt.rn.f16.{ft} %h1, {A(0)};");
                 Line($"cvt.u32.u16 {d}, %h1;");
+                // cvt makes every NaN the canonical 0x7FFF; the CLR keeps the sign and the top ten payload
+                // bits under a set quiet bit (sign | 0x7E00 | payload >> 13 for float, >> 42 for double).
+                string nan = NewPred(), clr = NewReg(IrType.I32), sign = NewReg(IrType.I32), x = InReg(a[0]);
+                if (t == IrType.F32)
+                {
+                    string bits = NewReg(IrType.I32);
+                    Line($"mov.b32 {bits}, {x};");
+                    Line($"shr.u32 {sign}, {bits}, 16;");
+                    Line($"shr.u32 {clr}, {bits}, 13;");
+                }
+                else
+                {
+                    string bits = NewReg(IrType.I64), part = NewReg(IrType.I64);
+                    Line($"mov.b64 {bits}, {x};");
+                    Line($"shr.u64 {part}, {bits}, 48;");
+                    Line($"cvt.u32.u64 {sign}, {part};");
+                    Line($"shr.u64 {part}, {bits}, 42;");
+                    Line($"cvt.u32.u64 {clr}, {part};");
+                }
+                Line($"and.b32 {sign}, {sign}, 32768;");
+                Line($"and.b32 {clr}, {clr}, 1023;");
+                Line($"or.b32 {clr}, {clr}, {sign};");
+                Line($"or.b32 {clr}, {clr}, 32256;");
+                Line($"setp.nan.{ft} {nan}, {x}, {x};");
+                Line($"selp.b32 {d}, {clr}, {d}, {nan};");
                 return;
+            }
         }
         throw Unsupported(i, $"the math function {fn} on {t} (precise transcendental functions need a device library; FastMath has approximate ones)");
     }

@@ -176,11 +176,11 @@ public static class ArithmeticKernels
         r[o + 17] = MathF.Truncate(x);
         r[o + 18] = MathF.FusedMultiplyAdd(x, y, 1.5f);
         r[o + 19] = float.IsNaN(x) ? 1f : 0f;
-        r[o + 20] = MathF.Exp(x);
-        r[o + 21] = MathF.Log(x);
-        r[o + 22] = MathF.Sin(x);
-        r[o + 23] = MathF.Tanh(x);
-        r[o + 24] = MathF.Pow(x, y);
+        r[o + 20] = x * y + 1.5f;
+        r[o + 21] = MathF.Sqrt(MathF.Abs(y)) - x;
+        r[o + 22] = (x + y) * 0.5f;
+        r[o + 23] = x / 3f;
+        r[o + 24] = y % 2.5f;
         r[o + 25] = x > y ? x : y;
     }
 
@@ -205,9 +205,29 @@ public static class ArithmeticKernels
         r[o + 8] = Math.Sqrt(x);
         r[o + 9] = Math.Min(x, y);
         r[o + 10] = Math.Max(x, y);
-        r[o + 11] = Math.Exp(x) + Math.Log(y);
+        r[o + 11] = Math.Sqrt(Math.Abs(y)) + x % 0.1;
         r[o + 12] = Math.FusedMultiplyAdd(x, y, x);
         r[o + 13] = Math.Round(x) + Math.Floor(y);
+    }
+
+    /// <summary>The precise Math/MathF transcendentals: the CPU accelerator runs them; PTX has no lowering yet (a device library).</summary>
+    [Kernel]
+    public static void Transcendentals(ArrayView<float> f, ArrayView<double> d, ArrayView<float> rf, ArrayView<double> rd)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i >= f.Length)
+        {
+            return;
+        }
+        float x = f[i];
+        double y = d[i];
+        rf[5 * i] = MathF.Exp(x);
+        rf[5 * i + 1] = MathF.Log(x);
+        rf[5 * i + 2] = MathF.Sin(x);
+        rf[5 * i + 3] = MathF.Tanh(x);
+        rf[5 * i + 4] = MathF.Pow(x, 0.75f);
+        rd[2 * i] = Math.Exp(y);
+        rd[2 * i + 1] = Math.Log(y);
     }
 
     public const int ConversionResults = 16;

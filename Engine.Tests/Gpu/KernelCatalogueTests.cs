@@ -63,6 +63,9 @@ public partial class KernelCatalogueTests
 
     private static KernelConfig Cover(int n, int group = 32) => KernelConfig.Covering(n, group);
 
+    /// <summary>The one case whose kernel has no PTX lowering yet: precise Math/MathF exp, log, sin, tanh, pow.</summary>
+    public const string PreciseTranscendentals = "precise transcendentals (CPU accelerator only)";
+
     public static readonly Dictionary<string, Case> Cases = Merge(new()
     {
         ["int arithmetic"] = new(ArithmeticKernels.IntOps, rng =>
@@ -104,6 +107,12 @@ public partial class KernelCatalogueTests
         {
             var (x, y) = Pairs(FloatEdges.Select(v => (double)v).Append(1e300).Append(double.Epsilon).ToArray(), r => RandomFloat(r) * 1.000001, rng);
             return (Cover(x.Length), [x, y, Filled(x.Length * 14, double.NaN)]);
+        }),
+        [PreciseTranscendentals] = new(ArithmeticKernels.Transcendentals, rng =>
+        {
+            float[] f = [.. FloatEdges, .. RandomFloats(rng, 40, 30f)];
+            double[] d = f.Select(v => v * 1.0000001).ToArray();
+            return (Cover(f.Length), [f, d, Filled(5 * f.Length, float.NaN), Filled(2 * f.Length, double.NaN)]);
         }),
         ["conversions"] = new(ArithmeticKernels.Conversions, rng =>
         {

@@ -81,7 +81,7 @@ internal static class KernelHarness
         return (buffer, buffer.View, () => buffer.GetAsArray());
     }
 
-    public static void AssertSameBits(Array expected, Array actual, string what)
+    public static void AssertSameBits(Array expected, Array actual, string what, string expectedName = "CLR", string actualName = "CPU accelerator")
     {
         Assert.Equal(expected.GetType(), actual.GetType());
         Assert.Equal(expected.Length, actual.Length);
@@ -93,7 +93,7 @@ internal static class KernelHarness
             {
                 if (!(float.IsNaN(ef[k]) && float.IsNaN(af[k])) && BitConverter.SingleToInt32Bits(ef[k]) != BitConverter.SingleToInt32Bits(af[k]))
                 {
-                    Assert.Fail($"{what}: element {k} differs: CLR {Describe(ef[k])}, CPU accelerator {Describe(af[k])}.");
+                    Assert.Fail($"{what}: element {k} differs: {expectedName} {Describe(ef[k])}, {actualName} {Describe(af[k])}.");
                 }
             }
             return;
@@ -104,7 +104,7 @@ internal static class KernelHarness
             {
                 if (!(double.IsNaN(ed[k]) && double.IsNaN(ad[k])) && BitConverter.DoubleToInt64Bits(ed[k]) != BitConverter.DoubleToInt64Bits(ad[k]))
                 {
-                    Assert.Fail($"{what}: element {k} differs: CLR {Describe(ed[k])}, CPU accelerator {Describe(ad[k])}.");
+                    Assert.Fail($"{what}: element {k} differs: {expectedName} {Describe(ed[k])}, {actualName} {Describe(ad[k])}.");
                 }
             }
             return;
@@ -115,7 +115,7 @@ internal static class KernelHarness
             {
                 if (!(BFloat16.IsNaN(eb[k]) && BFloat16.IsNaN(ab[k])) && eb[k].RawValue != ab[k].RawValue)
                 {
-                    Assert.Fail($"{what}: element {k} differs: CLR {eb[k]} (0x{eb[k].RawValue:X4}), CPU accelerator {ab[k]} (0x{ab[k].RawValue:X4}).");
+                    Assert.Fail($"{what}: element {k} differs: {expectedName} {eb[k]} (0x{eb[k].RawValue:X4}), {actualName} {ab[k]} (0x{ab[k].RawValue:X4}).");
                 }
             }
             return;
@@ -126,20 +126,49 @@ internal static class KernelHarness
             {
                 if (!(Half.IsNaN(eh[k]) && Half.IsNaN(ah[k])) && BitConverter.HalfToUInt16Bits(eh[k]) != BitConverter.HalfToUInt16Bits(ah[k]))
                 {
-                    Assert.Fail($"{what}: element {k} differs: CLR {eh[k]}, CPU accelerator {ah[k]}.");
+                    Assert.Fail($"{what}: element {k} differs: {expectedName} {eh[k]}, {actualName} {ah[k]}.");
                 }
             }
             return;
         }
         byte[] e = Bytes(expected), a = Bytes(actual);
         int elementSize = e.Length / Math.Max(1, expected.Length);
+        // Float fields inside structs follow the same NaN rule: a NaN matches any NaN, byte for byte otherwise.
+        var leaves = new List<(int Offset, int Size)>();
+        FloatLeaves(expected.GetType().GetElementType()!, 0, leaves);
         for (int i = 0; i < e.Length; i++)
         {
             if (e[i] != a[i])
             {
-                int element = i / elementSize;
-                Assert.Fail($"{what}: element {element} differs: CLR {Describe(expected.GetValue(element))}, CPU accelerator {Describe(actual.GetValue(element))}.");
+                int element = i / elementSize, offset = i % elementSize;
+                if (leaves.FirstOrDefault(l => offset >= l.Offset && offset < l.Offset + l.Size) is { Size: > 0 } leaf
+                    && IsNaN(e, element * elementSize + leaf.Offset, leaf.Size) && IsNaN(a, element * elementSize + leaf.Offset, leaf.Size))
+                {
+                    continue;
+                }
+                Assert.Fail($"{what}: element {element} differs at byte {offset}: {expectedName} {Describe(expected.GetValue(element))}, {actualName} {Describe(actual.GetValue(element))}.");
             }
+        }
+    }
+
+    private static bool IsNaN(byte[] bytes, int at, int size) =>
+        size == 4 ? float.IsNaN(BitConverter.ToSingle(bytes, at)) : double.IsNaN(BitConverter.ToDouble(bytes, at));
+
+    /// <summary>The offsets of the float and double fields of a struct, nested structs included.</summary>
+    private static void FloatLeaves(Type t, int baseOffset, List<(int, int)> leaves)
+    {
+        if (t == typeof(float) || t == typeof(double))
+        {
+            leaves.Add((baseOffset, t == typeof(float) ? 4 : 8));
+            return;
+        }
+        if (t.IsPrimitive || t.IsEnum || !t.IsValueType)
+        {
+            return;
+        }
+        foreach (FieldInfo f in t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+        {
+            FloatLeaves(f.FieldType, baseOffset + (int)Marshal.OffsetOf(t, f.Name), leaves);
         }
     }
 
@@ -147,6 +176,8 @@ internal static class KernelHarness
     {
         float f => $"{f:R} (0x{BitConverter.SingleToInt32Bits(f):X8})",
         double d => $"{d:R} (0x{BitConverter.DoubleToInt64Bits(d):X16})",
+        ValueType s when !s.GetType().IsPrimitive && !s.GetType().IsEnum =>
+            "{ " + string.Join(", ", s.GetType().GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic).Select(f => $"{f.Name} = {Describe(f.GetValue(s))}")) + " }",
         _ => v?.ToString() ?? "null",
     };
 

@@ -165,24 +165,28 @@ public partial class PtxTests
     }
 
     [Fact]
-    public void EveryCatalogueKernelEmitsWellFormedPtxOrSaysWhatIsMissing()
+    public void EveryCatalogueKernelEmitsWellFormedPtx()
     {
-        int emitted = 0;
+        // One gap left in the catalogue, precise transcendentals (float remainder is inlined C#, see SoftFloat); ptxas itself
+        // judges the same text where the CUDA toolkit exists (PtxasTests).
+        var failures = new List<string>();
         foreach (var (name, c) in KernelCatalogueTests.Cases)
         {
             try
             {
                 AssertWellFormed(Ptx(c.Kernel));
-                emitted++;
+                Assert.NotEqual(KernelCatalogueTests.PreciseTranscendentals, name);
             }
             catch (NotSupportedException e)
             {
-                // Only the documented gaps: precise transcendentals, float remainder, float atomic min/max.
-                Assert.Matches(@"IL_[0-9A-F]{4}: .*has no PTX lowering yet", e.Message);
-                Assert.True(e.Message.Contains("math function") || e.Message.Contains("Rem on F") || e.Message.Contains("atomic"), $"{name}: {e.Message}");
+                if (name == KernelCatalogueTests.PreciseTranscendentals && e.Message.Contains("precise transcendental functions need a device library", StringComparison.Ordinal))
+                {
+                    continue; // The one documented gap, and it says so.
+                }
+                failures.Add($"{name}: {e.Message}");
             }
         }
-        Assert.True(emitted >= 25, $"only {emitted} catalogue kernels emitted PTX");
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
     [Fact]

@@ -188,6 +188,7 @@ public class TensorCoreTests
         Assert.Equal(0x3C00u | (0xC100u << 16), halves[0]);              // 1.0 and -2.5 in f16.
         Assert.Equal(0x3F80u | (0xC020u << 16), bf16[0]);                // 1.0 and -2.5 in bf16.
         Assert.Equal(0x7C00u, halves[2] & 0xFFFF);                       // 65520 rounds up to f16 infinity.
+        Assert.Equal(0x7FFFu, halves[2] >> 16);                          // NaN is canonical, as the hardware makes it.
         Assert.Equal(0x7FFFu, bf16[2] >> 16);                            // NaN is canonical.
         Assert.Equal(0x8000u, bf16[3] >> 16);                            // -0 keeps its sign.
         Assert.Equal(0x3F82u, bf16[4] & 0xFFFF);                         // 1 + 1.5 ulp: the tie goes to even (up).

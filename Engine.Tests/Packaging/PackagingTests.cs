@@ -15,10 +15,30 @@ public class PackagingTests
     {
         var recorded = typeof(PackagingTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
             .Cast<System.Reflection.AssemblyMetadataAttribute>().SingleOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-        if (recorded is not null && File.Exists(Path.Combine(recorded, "Engine.sln"))) return recorded;
-        // A packed test build (the GPU machine) has no sources and no SDK: say so instead of passing.
-        Assert.Skip($"The repository sources are not here (looked in '{recorded}'); packaging is tested where the SDK and sources are.");
-        return "";
+        if (recorded is null || !File.Exists(Path.Combine(recorded, "Engine.sln")))
+        {
+            // A packed test build elsewhere has no sources: say so instead of passing.
+            Assert.Skip($"The repository sources are not here (looked in '{recorded}'); packaging is tested where the SDK and sources are.");
+        }
+        // The GPU machine gets the sources with the working tree but only the .NET runtime, no SDK.
+        if (!HasSdk())
+        {
+            Assert.Skip("No .NET SDK here (`dotnet --list-sdks` lists none); packaging is tested where the SDK is.");
+        }
+        return recorded;
+    }
+
+    private static bool HasSdk()
+    {
+        try
+        {
+            var (code, output) = Run(Path.GetTempPath(), "--list-sdks");
+            return code == 0 && output.Split('\n').Any(line => line.Length > 0 && char.IsDigit(line[0]));
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false; // No dotnet on PATH at all.
+        }
     }
 
     private static (int Code, string Output) Run(string workingDir, params string[] args)
