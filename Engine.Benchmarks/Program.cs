@@ -2,8 +2,19 @@ using BenchmarkDotNet.Running;
 
 namespace Engine.Benchmarks;
 
-/// <summary>Runs the benchmarks picked by BenchmarkDotNet's command line (for example <c>--filter '*Sgemm*'</c>).</summary>
+/// <summary>
+/// BenchmarkDotNet's command line for the CPU benchmarks (for example <c>--filter '*Sgemm*'</c>); the GPU
+/// benchmarks are their own commands, timed with CUDA events: <c>gpu-memory</c>.
+/// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "gpu-memory")
+        {
+            return GpuMemoryBenchmark.Run(args[1..]);
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

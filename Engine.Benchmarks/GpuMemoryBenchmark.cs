@@ -1,0 +1,94 @@
+using System.Globalization;
+using Engine.Gpu;
+using Engine.Kernels;
+using Engine.Numerics;
+
+namespace Engine.Benchmarks;
+
+/// <summary>
+/// <c>Engine.Benchmarks gpu-memory</c>: the bf16 memory kernels on a CUDA GPU, timed with CUDA events,
+/// reported as GB/s of the bytes each must move (MemoryKernels.BytesMoved) and as a fraction of the
+/// copy kernel's bandwidth. tools/bench/memory_torch.py prints the same lines for PyTorch; run both in
+/// one session on the same GPU and compare.
+/// </summary>
+internal static class GpuMemoryBenchmark
+{
+    public static int Run(string[] args)
+    {
+        if (CudaAccelerator.Unavailable is { } reason)
+        {
+            Console.Error.WriteLine($"gpu-memory needs a CUDA GPU: {reason}");
+            return 2;
+        }
+        int iterations = 50;
+        for (int k = 0; k + 1 < args.Length; k++)
+        {
+            if (args[k] == "--iterations")
+            {
+                iterations = int.Parse(args[k + 1], CultureInfo.InvariantCulture);
+            }
+        }
+        using var gpu = new CudaAccelerator();
+        Console.WriteLine($"device: {gpu.Name}, {gpu.Info.Multiprocessors} SMs");
+        var rng = new Random(1);
+        const int n = 1 << 26;
+        BFloat16[] host = Enumerable.Range(0, n).Select(_ => (BFloat16)(rng.NextDouble() * 2 - 1)).ToArray();
+        using var a = gpu.Allocate<BFloat16>(host);
+        using var b = gpu.Allocate<BFloat16>(host);
+        using var c = gpu.Allocate<BFloat16>(n);
+        Report(gpu, "copy", $"n={n}", MemoryKernels.BytesMoved("copy", n), iterations, () => MemoryKernels.Copy(gpu, a.View, c.View));
+        Report(gpu, "add", $"n={n}", MemoryKernels.BytesMoved("add", n), iterations, () => MemoryKernels.Add(gpu, a.View, b.View, c.View));
+        foreach (var (rows, width) in new[] { (65536, 768), (49152, 1280), (32768, 2048) })
+        {
+            int elements = rows * width;
+            using var rstd = gpu.Allocate<float>(rows);
+            ArrayView<BFloat16> x = a.View.SubView(0, elements), y = c.View.SubView(0, elements);
+            Report(gpu, "rmsnorm", $"rows={rows} width={width}", MemoryKernels.BytesMoved("rmsnorm", elements, rows), iterations,
+                () => MemoryKernels.RmsNorm(gpu, x, y, rstd.View, width));
+            CheckRmsNorm(host, c, rstd, width);
+        }
+        return 0;
+    }
+
+    private static void Report(CudaAccelerator gpu, string kernel, string shape, long bytes, int iterations, Action launch)
+    {
+        for (int k = 0; k < 5; k++)
+        {
+            launch(); // Compiles and loads on the first call; warms the clocks after.
+        }
+        gpu.Synchronize();
+        using CudaEvent start = gpu.CreateEvent(), end = gpu.CreateEvent();
+        start.Record();
+        for (int k = 0; k < iterations; k++)
+        {
+            launch();
+        }
+        end.Record();
+        end.Synchronize();
+        double ms = CudaEvent.ElapsedMilliseconds(start, end) / iterations;
+        Console.WriteLine(FormattableString.Invariant($"engine {kernel} {shape}: {ms * 1000:F1} us, {bytes / (ms * 1e-3) / 1e9:F0} GB/s"));
+    }
+
+    /// <summary>A fast wrong kernel is never reported: a few rows are checked against float64 each run.</summary>
+    private static void CheckRmsNorm(BFloat16[] x, MemoryBuffer<BFloat16> y, MemoryBuffer<float> rstd, int width)
+    {
+        BFloat16[] result = y.GetAsArray();
+        foreach (int row in new[] { 0, 17, rstd.Length - 1 })
+        {
+            double meanSquare = 0;
+            for (int k = 0; k < width; k++)
+            {
+                meanSquare += Math.Pow((float)x[row * width + k], 2) / width;
+            }
+            double scale = 1 / Math.Sqrt(meanSquare + MemoryKernels.RmsNormEpsilon);
+            for (int k = 0; k < width; k++)
+            {
+                double expected = (float)x[row * width + k] * scale, actual = (float)result[row * width + k];
+                if (Math.Abs(expected - actual) > 8e-3 * Math.Abs(expected) + 1e-6)
+                {
+                    throw new InvalidOperationException($"rmsnorm row {row} column {k}: {actual} vs float64 {expected}");
+                }
+            }
+        }
+    }
+}

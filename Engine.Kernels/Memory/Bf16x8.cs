@@ -1,0 +1,14 @@
+using System.Runtime.InteropServices;
+
+namespace Engine.Kernels;
+
+/// <summary>
+/// Eight bf16 values in 16 bytes: the element type that makes the compiler emit 128-bit loads and stores
+/// (ld.global.v4.u32), the widest a thread can move at once. Each uint holds a pair, the lower index in
+/// the low half.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Size = 16)]
+internal struct Bf16x8
+{
+    public uint P0, P1, P2, P3;
+}
