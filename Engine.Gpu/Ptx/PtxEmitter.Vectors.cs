@@ -192,7 +192,20 @@ internal sealed partial class PtxEmitter
             Parameter p => p.Alignment >= 16,
             Instr { Op: Op.SharedAlloc } s => Math.Max(4, s.Imm2) >= 16,
             Instr { Op: Op.ViewElement } e => e.Imm % 16 == 0 && e.Args[0] is not Constant && IsAligned16(e.Args[0]),
+            // A sub-view of 16-byte elements: an aligned base moved by a whole number of elements.
+            Instr { Op: Op.PtrAdd } add => IsMultipleOf16(add.Args[1]) && IsAligned16(add.Args[0]),
             _ => false,
         };
     }
+
+    /// <summary>True when a byte count is provably a multiple of 16: a constant, or a product or left shift that makes it one.</summary>
+    private static bool IsMultipleOf16(Value bytes) => bytes switch
+    {
+        Constant c => c.Bits % 16 == 0,
+        Instr { Op: Op.Mul } m => m.Args.Any(a => a is Constant c && c.Bits % 16 == 0) || m.Args.All(IsMultipleOf16),
+        Instr { Op: Op.Shl, Args: [_, Constant { Bits: >= 4 and < 32 }] } => true,
+        Instr { Op: Op.Add or Op.Sub } a => IsMultipleOf16(a.Args[0]) && IsMultipleOf16(a.Args[1]),
+        Instr { Op: Op.Conv } c => c.Args[0].Type is IR.IrType.I64 or IR.IrType.I32 && IsMultipleOf16(c.Args[0]),
+        _ => false,
+    };
 }

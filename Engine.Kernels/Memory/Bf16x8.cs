@@ -12,3 +12,10 @@ internal struct Bf16x8
 {
     public uint P0, P1, P2, P3;
 }
+
+/// <summary>Eight packs held in registers by one lane: a whole row of up to 2048 bf16 values across a warp of 32.</summary>
+[System.Runtime.CompilerServices.InlineArray(8)]
+internal struct Bf16x8Registers
+{
+    private Bf16x8 _element;
+}

@@ -77,6 +77,11 @@ public static class MemoryKernels
         }
         ArrayView<Bf16x8> input = x.SubView(row * packsPerRow, packsPerRow);
         ArrayView<Bf16x8> output = y.SubView(row * packsPerRow, packsPerRow);
+        if (packsPerRow <= RegisterPacks * Warp.WarpSize)
+        {
+            RmsNormInRegisters(input, output, rstd, row, packsPerRow, epsilon);
+            return;
+        }
         float squares = 0f;
         for (int i = Warp.LaneIdx; i < packsPerRow; i += Warp.WarpSize)
         {
@@ -98,6 +103,54 @@ public static class MemoryKernels
             r.P2 = ScalePair(p.P2, scale);
             r.P3 = ScalePair(p.P3, scale);
             output[i] = r;
+        }
+    }
+
+    /// <summary>Packs per lane that <see cref="RmsNormInRegisters"/> keeps in registers.</summary>
+    private const int RegisterPacks = 8;
+
+    /// <summary>
+    /// The row read once: every lane issues all its loads before the first use (the constant-count loops
+    /// unroll, so the packs stay in registers), which keeps enough bytes in flight per SM to reach the
+    /// memory's bandwidth; the scaled row is written from the same registers.
+    /// </summary>
+    private static void RmsNormInRegisters(ArrayView<Bf16x8> input, ArrayView<Bf16x8> output, ArrayView<float> rstd, int row, int packsPerRow, float epsilon)
+    {
+        Bf16x8Registers packs = default;
+        int lane = Warp.LaneIdx;
+        for (int k = 0; k < RegisterPacks; k++)
+        {
+            int i = lane + k * Warp.WarpSize;
+            if (i < packsPerRow)
+            {
+                packs[k] = input[i];
+            }
+        }
+        float squares = 0f;
+        for (int k = 0; k < RegisterPacks; k++)
+        {
+            Bf16x8 p = packs[k]; // Zero beyond the row: adds nothing.
+            squares += Squares(p.P0) + Squares(p.P1) + Squares(p.P2) + Squares(p.P3);
+        }
+        float total = WarpSum(squares);
+        float scale = 1f / MathF.Sqrt(total / (packsPerRow * 8) + epsilon);
+        if (lane == 0)
+        {
+            rstd[row] = scale;
+        }
+        for (int k = 0; k < RegisterPacks; k++)
+        {
+            int i = lane + k * Warp.WarpSize;
+            if (i < packsPerRow)
+            {
+                Bf16x8 p = packs[k];
+                Bf16x8 r;
+                r.P0 = ScalePair(p.P0, scale);
+                r.P1 = ScalePair(p.P1, scale);
+                r.P2 = ScalePair(p.P2, scale);
+                r.P3 = ScalePair(p.P3, scale);
+                output[i] = r;
+            }
         }
     }
 

@@ -54,9 +54,10 @@ public class PtxasTests
                 yield return (name, c.Kernel.Method);
             }
         }
-        foreach (Type t in new[] { typeof(TensorCoreKernels), typeof(QualityKernels) })
+        // The test kernels, then Engine.Kernels' own (internal, hence NonPublic).
+        foreach (Type t in new[] { typeof(TensorCoreKernels), typeof(QualityKernels), typeof(Engine.Kernels.MemoryKernels) })
         {
-            foreach (MethodInfo m in t.GetMethods(BindingFlags.Public | BindingFlags.Static))
+            foreach (MethodInfo m in t.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
             {
                 if (m.GetCustomAttribute<KernelAttribute>() is not null && !m.IsGenericMethodDefinition && seen.Add(m))
                 {

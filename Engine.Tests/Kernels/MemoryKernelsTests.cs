@@ -109,6 +109,19 @@ public class MemoryKernelsTests
     }
 
     [Fact]
+    public void KernelsMove16BytesPerAccessAndKeepRowsInRegisters()
+    {
+        foreach (string name in new[] { "CopyKernel", "AddKernel", "RmsNormKernel" })
+        {
+            var method = typeof(MemoryKernels).GetMethod(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+            string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(method).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
+            Assert.Contains("ld.global.v4.u32", ptx);
+            Assert.Contains("st.global.v4.u32", ptx);
+            Assert.DoesNotContain(".local", ptx); // The register array of RMSNorm's row stays in registers.
+        }
+    }
+
+    [Fact]
     public void BadShapesSayWhatIsWrong()
     {
         using var acc = new CpuAccelerator(32);
