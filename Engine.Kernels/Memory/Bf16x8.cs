@@ -19,3 +19,21 @@ internal struct Bf16x8Registers
 {
     private Bf16x8 _element;
 }
+
+/// <summary>How many packs a lane keeps in registers: a compile-time constant chosen by the row width.</summary>
+internal interface IPackCount
+{
+    static abstract int Count { get; }
+}
+
+/// <summary>Four packs a lane: rows up to 1024 values on a warp of 32, at about half the registers of eight.</summary>
+internal struct FourPacks : IPackCount
+{
+    public static int Count => 4;
+}
+
+/// <summary>Eight packs a lane: rows up to 2048 values on a warp of 32.</summary>
+internal struct EightPacks : IPackCount
+{
+    public static int Count => 8;
+}

@@ -65,7 +65,8 @@ public static class MemoryKernels
     }
 
     [Kernel]
-    internal static void RmsNormKernel(ArrayView<Bf16x8> x, ArrayView<Bf16x8> y, ArrayView<float> rstd, int packsPerRow, float epsilon)
+    internal static void RmsNormKernel<TPacks>(ArrayView<Bf16x8> x, ArrayView<Bf16x8> y, ArrayView<float> rstd, int packsPerRow, float epsilon)
+        where TPacks : struct, IPackCount
     {
         // One warp per row: a row of nanochat's widths (768 to 2048 values, 96 to 256 packs) is a few
         // 512-byte sweeps of the warp, the sum needs only shuffles (no barrier), and the second pass
@@ -77,9 +78,9 @@ public static class MemoryKernels
         }
         ArrayView<Bf16x8> input = x.SubView(row * packsPerRow, packsPerRow);
         ArrayView<Bf16x8> output = y.SubView(row * packsPerRow, packsPerRow);
-        if (packsPerRow <= RegisterPacks * Warp.WarpSize)
+        if (packsPerRow <= TPacks.Count * Warp.WarpSize)
         {
-            RmsNormInRegisters(input, output, rstd, row, packsPerRow, epsilon);
+            RmsNormInRegisters<TPacks>(input, output, rstd, row, packsPerRow, epsilon);
             return;
         }
         float squares = 0f;
@@ -106,19 +107,17 @@ public static class MemoryKernels
         }
     }
 
-    /// <summary>Packs per lane that <see cref="RmsNormInRegisters"/> keeps in registers.</summary>
-    private const int RegisterPacks = 8;
-
     /// <summary>
     /// The row read once: every lane issues all its loads before the first use (the constant-count loops
     /// unroll, so the packs stay in registers), which keeps enough bytes in flight per SM to reach the
     /// memory's bandwidth; the scaled row is written from the same registers.
     /// </summary>
-    private static void RmsNormInRegisters(ArrayView<Bf16x8> input, ArrayView<Bf16x8> output, ArrayView<float> rstd, int row, int packsPerRow, float epsilon)
+    private static void RmsNormInRegisters<TPacks>(ArrayView<Bf16x8> input, ArrayView<Bf16x8> output, ArrayView<float> rstd, int row, int packsPerRow, float epsilon)
+        where TPacks : struct, IPackCount
     {
         Bf16x8Registers packs = default;
         int lane = Warp.LaneIdx;
-        for (int k = 0; k < RegisterPacks; k++)
+        for (int k = 0; k < TPacks.Count; k++)
         {
             int i = lane + k * Warp.WarpSize;
             if (i < packsPerRow)
@@ -127,7 +126,7 @@ public static class MemoryKernels
             }
         }
         float squares = 0f;
-        for (int k = 0; k < RegisterPacks; k++)
+        for (int k = 0; k < TPacks.Count; k++)
         {
             Bf16x8 p = packs[k]; // Zero beyond the row: adds nothing.
             squares += Squares(p.P0) + Squares(p.P1) + Squares(p.P2) + Squares(p.P3);
@@ -138,7 +137,7 @@ public static class MemoryKernels
         {
             rstd[row] = scale;
         }
-        for (int k = 0; k < RegisterPacks; k++)
+        for (int k = 0; k < TPacks.Count; k++)
         {
             int i = lane + k * Warp.WarpSize;
             if (i < packsPerRow)
@@ -226,8 +225,16 @@ public static class MemoryKernels
         }
         ArrayView<Bf16x8> px = Packs(x, nameof(x)), py = Packs(y, nameof(y));
         int rowsPerGroup = GroupSize / accelerator.WarpSize;
-        accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, float>(RmsNormKernel)(
-            KernelConfig.Linear((rows + rowsPerGroup - 1) / rowsPerGroup, GroupSize), px, py, rstd, width / 8, epsilon);
+        KernelConfig config = KernelConfig.Linear((rows + rowsPerGroup - 1) / rowsPerGroup, GroupSize);
+        // The fewest registers that hold the row: narrow rows get the four-pack specialisation.
+        if (width / 8 <= FourPacks.Count * accelerator.WarpSize)
+        {
+            accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, float>(RmsNormKernel<FourPacks>)(config, px, py, rstd, width / 8, epsilon);
+        }
+        else
+        {
+            accelerator.LoadKernel<ArrayView<Bf16x8>, ArrayView<Bf16x8>, ArrayView<float>, int, float>(RmsNormKernel<EightPacks>)(config, px, py, rstd, width / 8, epsilon);
+        }
     }
 
     /// <summary>The bytes a kernel here must read and write at the least: its roofline is this over the memory bandwidth.</summary>

@@ -79,7 +79,9 @@ public class MemoryKernelsTests
     {
         using Accelerator acc = Make(kind);
         var rng = new Random(Environment.TickCount);
-        foreach (var (rows, width) in new[] { (5, 72), (3, 1280), (2, 8) })
+        // Four-pack and eight-pack specialisations, rows that fill them partly and wholly, and the
+        // looping path for rows too wide for registers (at warp size 4 most of these are).
+        foreach (var (rows, width) in new[] { (5, 72), (3, 1280), (2, 8), (4, 1024), (3, 2048), (2, 4096) })
         {
             BFloat16[] x = Random(rng, rows * width, 4);
             using var vx = acc.Allocate<BFloat16>(x);
@@ -111,9 +113,16 @@ public class MemoryKernelsTests
     [Fact]
     public void KernelsMove16BytesPerAccessAndKeepRowsInRegisters()
     {
-        foreach (string name in new[] { "CopyKernel", "AddKernel", "RmsNormKernel" })
+        var flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static;
+        Type[] packs = [typeof(MemoryKernels).Assembly.GetType("Engine.Kernels.FourPacks")!, typeof(MemoryKernels).Assembly.GetType("Engine.Kernels.EightPacks")!];
+        foreach (var method in new[]
         {
-            var method = typeof(MemoryKernels).GetMethod(name, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+            typeof(MemoryKernels).GetMethod("CopyKernel", flags)!,
+            typeof(MemoryKernels).GetMethod("AddKernel", flags)!,
+            typeof(MemoryKernels).GetMethod("RmsNormKernel", flags)!.MakeGenericMethod(packs[0]),
+            typeof(MemoryKernels).GetMethod("RmsNormKernel", flags)!.MakeGenericMethod(packs[1]),
+        })
+        {
             string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(method).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
             Assert.Contains("ld.global.v4.u32", ptx);
             Assert.Contains("st.global.v4.u32", ptx);
