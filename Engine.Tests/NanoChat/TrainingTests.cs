@@ -1,0 +1,122 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using Engine.Data;
+using Engine.IO;
+using Engine.NN;
+using Engine.Optim;
+using Engine.Training;
+using NanoChat;
+using NanoChat.Training;
+
+namespace Engine.Tests.NanoChat;
+
+public class TrainingTests(MicroRun micro) : IClassFixture<MicroRun>
+{
+    private static PretrainOptions Options(int steps, bool resume = false) => new()
+    {
+        Model = Preset.Micro.ModelConfig(0),
+        DeviceBatch = 2,
+        TotalBatchTokens = 256,         // 2 rows of 64, accumulated twice
+        Steps = steps,
+        EvalEvery = 2,
+        EvalBatches = 1,
+        CheckpointEvery = 2,
+        LogEvery = 1,
+        Resume = resume,
+        PeakGflops = 0,
+    };
+
+    private RunLayout CopyRun(string name)
+    {
+        var run = new RunLayout(Path.Combine(micro.Root, name));
+        foreach (var dir in new[] { "data", "tokenizer", "shards" })
+        {
+            Directory.CreateDirectory(Path.Combine(run.Root, dir));
+            foreach (var f in Directory.GetFiles(Path.Combine(micro.Run.Root, dir)))
+                File.Copy(f, Path.Combine(run.Root, dir, Path.GetFileName(f)), overwrite: true);
+        }
+        return run;
+    }
+
+    [Fact]
+    public void Interrupted_and_resumed_pretraining_equals_an_uninterrupted_run()
+    {
+        var straight = CopyRun("straight");
+        Pretraining.Run(straight, Options(6), _ => { }, CancellationToken.None);
+
+        // Stop after step 3 as Ctrl+C would (the trainer saves on cancellation), then resume.
+        var split = CopyRun("split");
+        using var stop = new CancellationTokenSource();
+        var first = Pretraining.Run(split, Options(6), line => { if (line.StartsWith("step 3/6", StringComparison.Ordinal)) stop.Cancel(); }, stop.Token);
+        Assert.Equal(3, first["steps"]);
+        Assert.True((bool)first["interrupted"]);
+        Pretraining.Run(split, Options(6, resume: true), _ => { }, CancellationToken.None);
+
+        using var a = Checkpoint.Load(straight.BaseDir);
+        using var b = Checkpoint.Load(split.BaseDir);
+        foreach (var ((name, ta), (_, tb)) in a.NamedParameters.Zip(b.NamedParameters))
+            Assert.True(ta.ToArray<float>().AsSpan().SequenceEqual(tb.ToArray<float>()), $"{name} differs after resume");
+        // The log of the resumed run continues the first one's.
+        var steps = File.ReadLines(Path.Combine(split.LogDir, "pretrain.csv")).Skip(1).Select(l => l.Split(',')[0]).ToList();
+        Assert.Equal(["0", "1", "2", "3", "4", "5", "6"], steps);
+    }
+
+    [Fact]
+    public void Loss_command_equals_the_trainers_loss_on_the_same_tokens()
+    {
+        var config = Preset.Micro.ModelConfig(micro.Tokenizer.VocabSize);
+        var dir = Path.Combine(micro.Root, "loss-ckpt");
+        using var model = new Gpt(config, seed: 3);
+        Checkpoint.Save(dir, model);
+
+        const int batch = 4, batches = 3;
+        var shards = micro.Run.Shards("val");
+        using var rowsLoader = new BatchLoader(shards, micro.Tokenizer.BosId, batch, config.SequenceLen);
+        var file = Path.Combine(micro.Root, "rows.u32");
+        using (var f = File.Create(file))
+        {
+            Span<byte> id = stackalloc byte[4];
+            for (int i = 0; i < batches; i++)
+            {
+                var (x, y) = rowsLoader.Next();
+                long[] xs = x.ToArray<long>(), ys = y.ToArray<long>();
+                x.Dispose(); y.Dispose();
+                for (int r = 0; r < batch; r++)
+                {
+                    for (int t = 0; t < config.SequenceLen; t++) { BinaryPrimitives.WriteUInt32LittleEndian(id, (uint)xs[r * config.SequenceLen + t]); f.Write(id); }
+                    BinaryPrimitives.WriteUInt32LittleEndian(id, (uint)ys[r * config.SequenceLen + config.SequenceLen - 1]);
+                    f.Write(id);
+                }
+            }
+        }
+
+        using var loader = new BatchLoader(shards, micro.Tokenizer.BosId, batch, config.SequenceLen);
+        using var optimizers = new GptOptimizers(model);
+        var trainer = new Trainer(model, optimizers, new LrSchedule(1), loader, null, new TrainerOptions(1));
+        double expected = trainer.Evaluate(loader, batches);
+
+        var output = new StringWriter();
+        Assert.Equal(0, new Cli(output, CancellationToken.None).Invoke(["loss", "--checkpoint", dir, "--tokens", file, "--batch", batch.ToString(CultureInfo.InvariantCulture)]));
+        var last = output.ToString().TrimEnd().Split('\n')[^1];
+        Assert.StartsWith("loss=", last);
+        double actual = double.Parse(last["loss=".Length..], CultureInfo.InvariantCulture);
+        Assert.Equal(expected, actual, 1e-6);
+
+        // bf16 weights load too (a rounding away from fp32).
+        var bf16 = Path.Combine(micro.Root, "loss-ckpt-bf16");
+        Checkpoint.Save(bf16, model, weightsAs: DType.BFloat16);
+        Assert.Equal(expected, LossCommand.Compute(bf16, file), 0.05);
+
+        // Bad files: a partial row, an id outside the vocabulary.
+        var bytes = File.ReadAllBytes(file);
+        File.WriteAllBytes(file, bytes[..^4]);
+        output = new StringWriter();
+        Assert.Equal(Cli.Failed, new Cli(output, CancellationToken.None).Invoke(["loss", "--checkpoint", dir, "--tokens", file]));
+        Assert.Contains("not a whole number of rows", output.ToString());
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), (uint)config.VocabSize + 5);
+        File.WriteAllBytes(file, bytes);
+        output = new StringWriter();
+        Assert.Equal(Cli.Failed, new Cli(output, CancellationToken.None).Invoke(["loss", "--checkpoint", dir, "--tokens", file]));
+        Assert.Contains("out of range", output.ToString());
+    }
+}

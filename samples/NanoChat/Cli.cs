@@ -1,0 +1,358 @@
+using System.CommandLine;
+using System.Globalization;
+using Engine.Inference;
+using NanoChat.Chat;
+using NanoChat.Data;
+using NanoChat.Evaluation;
+using NanoChat.Report;
+using NanoChat.Tokenizing;
+using NanoChat.Training;
+
+namespace NanoChat;
+
+/// <summary>The <c>nanochat</c> command line: one command per stage, plus the speedrun that chains them.</summary>
+internal sealed class Cli
+{
+    public const int Ok = 0, Failed = 1, DeviceUnavailable = 2, Interrupted = 130;
+
+    private readonly TextWriter _out;
+    private readonly CancellationToken _cancellation;
+
+    private readonly Option<string> _run = new("--run")
+    {
+        Description = "The run folder that holds every stage's inputs and outputs",
+        DefaultValueFactory = _ => Path.Combine("runs", "nanochat"),
+        Recursive = true,
+    };
+
+    private readonly Option<string> _device = new("--device")
+    {
+        Description = "cpu, cuda or auto (auto picks cpu: the GPU backend is not available yet)",
+        DefaultValueFactory = _ => "auto",
+        Recursive = true,
+    };
+
+    public Cli(TextWriter output, CancellationToken cancellation)
+    {
+        _out = output;
+        _cancellation = cancellation;
+        _device.AcceptOnlyFromAmong("cpu", "cuda", "auto");
+    }
+
+    private void Log(string line)
+    {
+        if (ReferenceEquals(_out, Console.Out)) ConsoleUi.Log(line);
+        else _out.WriteLine(line);
+    }
+
+    public int Invoke(string[] args)
+    {
+        var root = Build();
+        return root.Parse(args).Invoke(new InvocationConfiguration { Output = _out, ProcessTerminationTimeout = null });
+    }
+
+    public RootCommand Build()
+    {
+        var root = new RootCommand("nanochat in C# on Engine: prepare data, train a tokenizer, pretrain a GPT, fine-tune it to chat, evaluate it and talk to it. " +
+            "Every stage reads and writes the run folder (--run); `nanochat speedrun` runs them all.");
+        root.Add(_run);
+        root.Add(_device);
+        root.Add(DataCommand());
+        root.Add(TokenizerCommand());
+        root.Add(PretrainCommand());
+        root.Add(LossCommandDef());
+        root.Add(SftCommand());
+        root.Add(EvalCommand());
+        root.Add(ChatCommandDef());
+        root.Add(ReportCommand());
+        root.Add(SpeedrunCommand());
+        return root;
+    }
+
+    /// <summary>Runs a command body: device check first; a <see cref="UserException"/> becomes a one-line error and exit code 1.</summary>
+    private Func<ParseResult, int> Guard(Func<ParseResult, RunLayout, int> body) => parse =>
+    {
+        try
+        {
+            var device = parse.GetValue(_device);
+            if (device == "cuda")
+            {
+                _out.WriteLine("error: --device cuda: the GPU backend is not available yet (Engine runs on the CPU today). Use --device cpu or auto.");
+                return DeviceUnavailable;
+            }
+            return body(parse, new RunLayout(parse.GetValue(_run)!));
+        }
+        catch (Exception e) when (e is UserException or InvalidDataException or FileNotFoundException)
+        {
+            // Problems with the user's files or options: the message says what and where, a stack trace would not help.
+            _out.WriteLine("error: " + e.Message);
+            return Failed;
+        }
+    };
+
+    private static Option<T> Opt<T>(string name, string description, T? fallback = default, bool hasDefault = true)
+    {
+        var o = new Option<T>(name) { Description = description };
+        if (hasDefault && fallback is not null) o.DefaultValueFactory = _ => fallback;
+        return o;
+    }
+
+    private Command DataCommand()
+    {
+        var data = new Command("data", "Prepare the text corpus and tokenize it into shards");
+
+        var prepare = new Command("prepare", "Write train/validation documents: by default the .NET SDK's API reference docs (no download), else the --data files");
+        var paths = new Option<string[]>("--data") { Description = ".txt files (a document per paragraph) or .jsonl files ({\"text\": ...} per line); default: the SDK's XML API docs", AllowMultipleArgumentsPerToken = true };
+        var outDir = Opt<string?>("--out", "Output folder (default: <run>/data)", null, false);
+        var valPercent = Opt("--val-percent", "Percent of documents held out for validation (by a hash of each document's key)", Corpus.DefaultValPercent);
+        var maxDocs = Opt("--max-documents", "Keep at most this many documents (a hash-spread subset; 0 keeps all)", 0);
+        prepare.Add(paths); prepare.Add(outDir); prepare.Add(valPercent); prepare.Add(maxDocs);
+        prepare.SetAction(Guard((p, run) =>
+        {
+            var s = Corpus.Prepare(p.GetValue(paths) ?? [], p.GetValue(outDir) ?? run.DataDir, Log, p.GetValue(valPercent), p.GetValue(maxDocs));
+            Log($"{s.Source}\n{s.TrainDocuments:N0} train documents ({s.TrainBytes / 1e6:F2} MB), {s.ValDocuments:N0} validation ({s.ValBytes / 1e6:F2} MB), {s.Members:N0} API members, {s.Seconds:F1} s; written to {p.GetValue(outDir) ?? run.DataDir}");
+            return Ok;
+        }));
+
+        var tokenize = new Command("tokenize", "Encode the prepared documents into token shards (bos before every document; uint16 ids when the vocabulary fits)");
+        var shardTokens = Opt("--shard-tokens", "Most tokens per shard file", ShardWriter.DefaultShardTokens);
+        tokenize.Add(shardTokens);
+        tokenize.SetAction(Guard((p, run) => { WriteShards(run, p.GetValue(shardTokens), Log); return Ok; }));
+
+        data.Add(prepare);
+        data.Add(tokenize);
+        return data;
+    }
+
+    public static void WriteShards(RunLayout run, int shardTokens, Action<string> log)
+    {
+        var tokenizer = TokenizerStage.Load(run.TokenizerDir);
+        var (train, val, seconds) = ShardWriter.Write(tokenizer, run.DataDir, run.ShardDir, shardTokens, log);
+        log($"{train:N0} train + {val:N0} validation tokens in {seconds:F1} s");
+        new MetricsStore(run.MetricsDir).Write("shards", new() { ["train_tokens"] = train, ["val_tokens"] = val, ["seconds"] = seconds });
+    }
+
+    private Command TokenizerCommand()
+    {
+        var tok = new Command("tokenizer", "Train, use and evaluate the BPE tokenizer (tiktoken file format)");
+
+        var train = new Command("train", "Train a byte-level BPE on the training split and save tokenizer.tiktoken + tokenizer.json");
+        var vocab = Opt("--vocab-size", "Vocabulary size, counting the 256 bytes and the 9 special tokens", 2048);
+        var maxChars = Opt("--max-chars", "Train on at most this many characters (documents capped at 10,000 each)", TokenizerStage.DefaultMaxChars);
+        train.Add(vocab); train.Add(maxChars);
+        train.SetAction(Guard((p, run) =>
+        {
+            TokenizerStage.Train(Path.Combine(run.DataDir, RunLayout.TrainFile), run.TokenizerDir, p.GetValue(vocab), p.GetValue(maxChars), Log, new MetricsStore(run.MetricsDir));
+            return Ok;
+        }));
+
+        var encode = new Command("encode", "Print the token ids of a text");
+        var text = new Argument<string>("text") { Description = "The text to encode" };
+        var specials = Opt("--specials", "Turn special-token text such as <|bos|> into the special ids", false);
+        encode.Add(text); encode.Add(specials);
+        encode.SetAction(Guard((p, run) =>
+        {
+            var t = TokenizerStage.Load(run.TokenizerDir);
+            _out.WriteLine(string.Join(' ', t.Encode(p.GetValue(text)!, p.GetValue(specials))));
+            return Ok;
+        }));
+
+        var decode = new Command("decode", "Print the text of token ids");
+        var ids = new Argument<int[]>("ids") { Description = "Token ids, separated by spaces" };
+        decode.Add(ids);
+        decode.SetAction(Guard((p, run) =>
+        {
+            var t = TokenizerStage.Load(run.TokenizerDir);
+            var values = p.GetValue(ids) ?? [];
+            var bad = values.FirstOrDefault(i => i < 0 || i >= t.VocabSize, -1);
+            if (values.Any(i => i < 0 || i >= t.VocabSize)) throw new UserException($"Token id {bad} is outside the vocabulary (0 to {t.VocabSize - 1}).");
+            _out.WriteLine(t.Decode(values));
+            return Ok;
+        }));
+
+        var eval = new Command("eval", "Compression (bytes per token) on the validation and training splits, and encoding speed");
+        eval.SetAction(Guard((p, run) =>
+        {
+            var t = TokenizerStage.Load(run.TokenizerDir);
+            TokenizerStage.Evaluate(t, Path.Combine(run.DataDir, RunLayout.TrainFile), Path.Combine(run.DataDir, RunLayout.ValFile), Log, new MetricsStore(run.MetricsDir));
+            return Ok;
+        }));
+
+        tok.Add(train); tok.Add(encode); tok.Add(decode); tok.Add(eval);
+        return tok;
+    }
+
+    private Command PretrainCommand()
+    {
+        var cmd = new Command("pretrain", "Pretrain the base GPT on the token shards: Muon + AdamW, nanochat's schedule, validation bits per byte, checkpoints to <run>/base");
+        var preset = Opt("--preset", "Sizes to start from: micro, tiny, small (CPU) or d12, d20 (GPU); the options below override them", "tiny");
+        var depth = Opt<int?>("--depth", "Transformer layers", null, false);
+        var width = Opt<int?>("--width", "Model width (n_embd)", null, false);
+        var heads = Opt<int?>("--heads", "Query heads", null, false);
+        var kvHeads = Opt<int?>("--kv-heads", "Key/value heads (grouped-query attention)", null, false);
+        var seqLen = Opt<int?>("--seq-len", "Context length in tokens", null, false);
+        var deviceBatch = Opt<int?>("--device-batch", "Rows per micro-batch", null, false);
+        var totalBatch = Opt<int?>("--total-batch", "Tokens per optimizer step (micro-batches are accumulated up to it)", null, false);
+        var steps = Opt<int?>("--steps", "Optimizer steps", null, false);
+        var evalEvery = Opt<int?>("--eval-every", "Validation bits per byte every this many steps (0: never)", null, false);
+        var evalBatches = Opt<int?>("--eval-batches", "Validation batches per evaluation", null, false);
+        var ckptEvery = Opt("--checkpoint-every", "Save a checkpoint every this many steps (and always at the end)", 100);
+        var resume = Opt("--resume", "Continue the run in <run>/base exactly where its checkpoint left off", false);
+        var seed = Opt("--seed", "Weight initialisation seed", 42);
+        var matrixLr = Opt("--matrix-lr", "Muon learning rate for block matrices", 0.02);
+        var embLr = Opt("--embedding-lr", "AdamW learning rate for the token embedding", 0.2);
+        var unembLr = Opt("--unembedding-lr", "AdamW learning rate for the output head", 0.004);
+        var warmdown = Opt("--warmdown-ratio", "Fraction of steps over which the learning rate decays linearly to zero", 0.2);
+        var peak = Opt("--peak-gflops", "Device peak (dense fp32 GFLOP/s) for MFU; default: an assumed 112 GFLOP/s per core (32 FLOP/cycle at ~3.5 GHz); 0 prints FLOP/s only", Pretraining.AssumedCpuPeakGflops);
+        var logEvery = Opt("--log-every", "Print a log line every this many steps when the output is not a terminal", 10);
+        foreach (var o in new Option[] { preset, depth, width, heads, kvHeads, seqLen, deviceBatch, totalBatch, steps, evalEvery, evalBatches, ckptEvery, resume, seed, matrixLr, embLr, unembLr, warmdown, peak, logEvery })
+            cmd.Add(o);
+        cmd.SetAction(Guard((p, run) =>
+        {
+            var pr = Preset.Get(p.GetValue(preset)!);
+            if (pr.NeedsGpu) return GpuUnavailable(pr);
+            var config = pr.ModelConfig(pr.VocabSize) with
+            {
+                NLayer = p.GetValue(depth) ?? pr.Depth,
+                NEmbd = p.GetValue(width) ?? pr.Width,
+                NHead = p.GetValue(heads) ?? pr.Heads,
+                NKvHead = p.GetValue(kvHeads) ?? p.GetValue(heads) ?? pr.KvHeads,
+                SequenceLen = p.GetValue(seqLen) ?? pr.SequenceLen,
+            };
+            int db = p.GetValue(deviceBatch) ?? pr.DeviceBatch;
+            var options = new PretrainOptions
+            {
+                Model = config,
+                DeviceBatch = db,
+                TotalBatchTokens = p.GetValue(totalBatch) ?? (p.GetValue(seqLen) is null && p.GetValue(deviceBatch) is null ? pr.TotalBatchTokens : Math.Max(pr.TotalBatchTokens, db * config.SequenceLen)),
+                Steps = p.GetValue(steps) ?? pr.PretrainSteps,
+                EvalEvery = p.GetValue(evalEvery) ?? pr.EvalEvery,
+                EvalBatches = p.GetValue(evalBatches) ?? pr.EvalBatches,
+                CheckpointEvery = p.GetValue(ckptEvery),
+                Resume = p.GetValue(resume),
+                Seed = p.GetValue(seed),
+                MatrixLr = p.GetValue(matrixLr),
+                EmbeddingLr = p.GetValue(embLr),
+                UnembeddingLr = p.GetValue(unembLr),
+                WarmdownRatio = p.GetValue(warmdown),
+                PeakGflops = p.GetValue(peak),
+                LogEvery = p.GetValue(logEvery),
+            };
+            try { config.Validate(); }
+            catch (ArgumentException e) { throw new UserException(e.Message); }
+            var metrics = Pretraining.Run(run, options, Log, _cancellation);
+            return metrics["interrupted"] is true ? Interrupted : Ok;
+        }));
+        return cmd;
+    }
+
+    private int GpuUnavailable(Preset p)
+    {
+        _out.WriteLine($"Preset '{p.Name}' is a GPU run: depth {p.Depth}, width {p.Width} (64 x depth), {p.Heads} heads of 128, context {p.SequenceLen}, " +
+            $"vocabulary {p.VocabSize}, {p.TotalBatchTokens:N0} tokens per step in micro-batches of {p.DeviceBatch} rows.");
+        _out.WriteLine("error: the GPU backend is not available yet, and this model is far too large to train on the CPU. Use --preset tiny or small.");
+        return DeviceUnavailable;
+    }
+
+    private Command LossCommandDef()
+    {
+        var cmd = new Command("loss", "Mean next-token cross-entropy of a checkpoint on a file of token rows; the last line is loss=<value>");
+        var ckpt = new Option<string>("--checkpoint") { Description = "Checkpoint folder: model.safetensors (nanochat names, fp32 or bf16) + config.json", Required = true };
+        var tokens = new Option<string>("--tokens") { Description = "Little-endian uint32 token ids, whole rows of sequence_len + 1", Required = true };
+        var batch = Opt("--batch", "Rows per forward pass", 8);
+        cmd.Add(ckpt); cmd.Add(tokens); cmd.Add(batch);
+        cmd.SetAction(Guard((p, run) =>
+        {
+            double loss = LossCommand.Compute(p.GetValue(ckpt)!, p.GetValue(tokens)!, p.GetValue(batch));
+            _out.WriteLine("loss=" + loss.ToString("R", CultureInfo.InvariantCulture));
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command SftCommand()
+    {
+        var cmd = new Command("sft", "Fine-tune the base model to chat: generated tasks (calculator arithmetic, spelling, letter counts, API docs questions) plus --chat-data; loss on assistant tokens only");
+        var steps = Opt("--steps", "Optimizer steps", Preset.Tiny.SftSteps);
+        var batch = Opt("--batch", "Conversations per step", Preset.Tiny.SftBatch);
+        var lr = Opt("--lr-fraction", "Starting learning rate as a fraction of pretraining's (decays linearly to zero)", 0.5);
+        var chatData = new Option<string[]>("--chat-data") { Description = ".jsonl files of {\"messages\": [{\"role\": ..., \"content\": ...}]} mixed in at 30%", AllowMultipleArgumentsPerToken = true };
+        var from = Opt<string?>("--from", "Base checkpoint folder (default: <run>/base)", null, false);
+        var seed = Opt("--seed", "Seed of the generated tasks and their mixture", 1234);
+        cmd.Add(steps); cmd.Add(batch); cmd.Add(lr); cmd.Add(chatData); cmd.Add(from); cmd.Add(seed);
+        cmd.SetAction(Guard((p, run) =>
+        {
+            SftTraining.Run(run, new SftOptions
+            {
+                Steps = p.GetValue(steps), Batch = p.GetValue(batch), LrFraction = p.GetValue(lr),
+                ChatData = p.GetValue(chatData) ?? [], From = p.GetValue(from), Seed = p.GetValue(seed),
+            }, Log, _cancellation);
+            return _cancellation.IsCancellationRequested ? Interrupted : Ok;
+        }));
+        return cmd;
+    }
+
+    private Command EvalCommand()
+    {
+        var cmd = new Command("eval", "Validation bits per byte and accuracy on held-out generated questions (the calculator runs during generation)");
+        var ckpt = Opt<string?>("--checkpoint", "Model folder (default: <run>/sft, else <run>/base)", null, false);
+        var questions = Opt("--questions", "Held-out questions per task", Preset.Tiny.EvalQuestions);
+        var batches = Opt("--bpb-batches", "Validation batches (of 8 rows) for bits per byte", 8);
+        cmd.Add(ckpt); cmd.Add(questions); cmd.Add(batches);
+        cmd.SetAction(Guard((p, run) =>
+        {
+            ChatEvaluation.Run(run, p.GetValue(ckpt), p.GetValue(questions), p.GetValue(batches), Log);
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command ChatCommandDef()
+    {
+        var cmd = new Command("chat", "Talk to the model in the terminal; replies stream token by token, calculator calls run as they are written");
+        var ckpt = Opt<string?>("--checkpoint", "Model folder (default: <run>/sft, else <run>/base)", null, false);
+        var temperature = Opt("--temperature", "Sampling temperature (0: always the most likely token)", 0.6);
+        var topK = Opt("--top-k", "Sample among the K most likely tokens (0: all)", 50);
+        var maxTokens = Opt("--max-tokens", "Longest reply, in tokens", 256);
+        var prompt = Opt<string?>("--prompt", "Ask one question, print the reply and exit", null, false);
+        var seed = Opt("--seed", "Sampling seed", 0);
+        cmd.Add(ckpt); cmd.Add(temperature); cmd.Add(topK); cmd.Add(maxTokens); cmd.Add(prompt); cmd.Add(seed);
+        cmd.SetAction(Guard((p, run) =>
+        {
+            ChatCommand.Run(run, p.GetValue(ckpt), p.GetValue(prompt), new SamplingOptions(p.GetValue(temperature), p.GetValue(topK), p.GetValue(seed)),
+                p.GetValue(maxTokens), Console.In, _out);
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command ReportCommand()
+    {
+        var cmd = new Command("report", "Write <run>/report.md: configuration, data sizes, time and tokens/s per stage, metrics, loss curves (SVG)");
+        cmd.SetAction(Guard((p, run) =>
+        {
+            Log($"wrote {ReportWriter.Write(run)}");
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command SpeedrunCommand()
+    {
+        var cmd = new Command("speedrun", "The whole pipeline: data prepare, tokenizer, shards, pretrain, sft, eval, report. `tiny` takes about 15 minutes on 2 CPU cores");
+        var preset = Opt("--preset", "micro (seconds, a smoke test), tiny (~15 min on 2 cores), small (~1 h), d12 or d20 (GPU, nanochat's depth rule)", "tiny");
+        var data = new Option<string[]>("--data") { Description = "Use these .txt/.jsonl files instead of the SDK docs", AllowMultipleArgumentsPerToken = true };
+        var steps = Opt<int?>("--steps", "Override the preset's pretraining steps", null, false);
+        var sftSteps = Opt<int?>("--sft-steps", "Override the preset's SFT steps", null, false);
+        var maxDocs = Opt<int?>("--max-documents", "Override the preset's corpus cap (0 keeps all)", null, false);
+        var peak = Opt("--peak-gflops", "Device peak for MFU (default: assumed 112 GFLOP/s per core)", Pretraining.AssumedCpuPeakGflops);
+        cmd.Add(preset); cmd.Add(data); cmd.Add(steps); cmd.Add(sftSteps); cmd.Add(maxDocs); cmd.Add(peak);
+        cmd.SetAction(Guard((p, run) =>
+        {
+            var pr = Preset.Get(p.GetValue(preset)!);
+            if (pr.NeedsGpu) return GpuUnavailable(pr);
+            return Speedrun.Run(run, new SpeedrunOptions(pr, p.GetValue(data) ?? [], p.GetValue(steps), p.GetValue(sftSteps), p.GetValue(maxDocs), p.GetValue(peak)), Log, _cancellation);
+        }));
+        return cmd;
+    }
+}

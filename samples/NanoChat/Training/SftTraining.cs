@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Globalization;
+using Engine;
+using Engine.Autograd;
+using Engine.IO;
+using Engine.Optim;
+using NanoChat.Chat;
+using NanoChat.Tasks;
+using NanoChat.Tokenizing;
+
+namespace NanoChat.Training;
+
+internal sealed record SftOptions
+{
+    public int Steps { get; init; } = 300;
+    public int Batch { get; init; } = 16;
+    /// <summary>The fraction of the pretraining learning rates SFT starts at (decaying linearly to zero).</summary>
+    public double LrFraction { get; init; } = 0.5;
+    public int Seed { get; init; } = 1234;
+    public IReadOnlyList<string> ChatData { get; init; } = [];
+    public string? From { get; init; }
+    public int LogEvery { get; init; } = 10;
+}
+
+/// <summary>
+/// Stage 6: supervised fine-tuning on chat-formatted conversations. Each row is one conversation,
+/// padded to the batch's longest (rounded up to 32 so few shapes recur); only the tokens the
+/// assistant writes carry targets, every other position is -1 (ignored by the loss).
+/// </summary>
+internal static class SftTraining
+{
+    public const int Pad = -1;
+
+    /// <summary>Inputs and targets (B, T) for a batch of rendered conversations; targets are -1 wherever the mask is 0 and past each row's end.</summary>
+    public static (long[] X, long[] Y, int T, int Targets) Collate(IReadOnlyList<(List<int> Ids, List<byte> Mask)> rows, int maxLen, int padId)
+    {
+        int longest = rows.Max(r => Math.Min(r.Ids.Count, maxLen + 1)) - 1;
+        int t = Math.Min(maxLen, Math.Max(1, (longest + 31) / 32 * 32));
+        var x = new long[rows.Count * t];
+        var y = new long[rows.Count * t];
+        Array.Fill(x, padId);
+        Array.Fill(y, Pad);
+        int targets = 0;
+        for (int b = 0; b < rows.Count; b++)
+        {
+            var (ids, mask) = rows[b];
+            int n = Math.Min(ids.Count - 1, t);
+            for (int i = 0; i < n; i++)
+            {
+                x[b * t + i] = ids[i];
+                if (mask[i + 1] == 1) { y[b * t + i] = ids[i + 1]; targets++; }
+            }
+        }
+        return (x, y, t, targets);
+    }
+
+    public static Dictionary<string, object> Run(RunLayout run, SftOptions o, Action<string> log, CancellationToken cancellation)
+    {
+        var wall = Stopwatch.StartNew();
+        var tokenizer = TokenizerStage.Load(run.TokenizerDir);
+        var format = new ChatFormat(tokenizer);
+        string from = o.From ?? run.BaseDir;
+        if (!File.Exists(Path.Combine(from, Checkpoint.ModelFile)))
+            throw new UserException($"No base model in '{from}'. Run `nanochat pretrain` first (or pass --from DIR).");
+        using var model = Checkpoint.Load(from);
+        if (model.Config.VocabSize != tokenizer.VocabSize)
+            throw new UserException($"The model in '{from}' has a vocabulary of {model.Config.VocabSize} but the tokenizer has {tokenizer.VocabSize}.");
+        var userData = o.ChatData.SelectMany(Conversation.ReadJsonl).ToList();
+        var suite = TaskSuite.ForRun(run);
+        log($"SFT from {from}: tasks {string.Join(", ", suite.Tasks.Select(t => $"{t.Task.Name} {t.Weight:P0}"))}" +
+            (userData.Count > 0 ? $", plus {userData.Count} user conversations (30%)" : ""));
+
+        using var optimizers = new GptOptimizers(model, 0.2 * o.LrFraction, 0.004 * o.LrFraction, 0.02 * o.LrFraction);
+        var schedule = new LrSchedule(o.Steps, WarmupSteps: 0, WarmdownRatio: 1.0);
+        using var stream = suite.Mixture(o.Seed, userData).GetEnumerator();
+        int seq = model.Config.SequenceLen;
+
+        Directory.CreateDirectory(run.LogDir);
+        using var csv = new StreamWriter(Path.Combine(run.LogDir, "sft.csv"));
+        csv.WriteLine("step,loss,lr_multiplier,tokens_per_s");
+        long targetsSeen = 0, tokensSeen = 0;
+        double trainSeconds = 0, lastLoss = double.NaN;
+        int step = ConsoleUi.WithProgress("sft", o.Steps, 0, report =>
+        {
+            int s = 0;
+            for (; s < o.Steps && !cancellation.IsCancellationRequested; s++)
+            {
+                var clock = Stopwatch.StartNew();
+                var rows = new List<(List<int>, List<byte>)>(o.Batch);
+                while (rows.Count < o.Batch)
+                {
+                    stream.MoveNext();
+                    rows.Add(format.Render(stream.Current));
+                }
+                var (x, y, t, targets) = Collate(rows, seq, format.Bos);
+                if (targets == 0) continue;
+                double loss;
+                using (var scope = new TensorScope())
+                {
+                    var l = model.Loss(Tensor.FromArray(x, o.Batch, t), Tensor.FromArray(y, o.Batch, t));
+                    loss = l.Item();
+                    if (!double.IsFinite(loss))
+                        throw new UserException($"SFT stopped: the loss became {loss} at step {s + 1}. Nothing was saved; lower --lr-fraction.");
+                    l.Backward();
+                }
+                optimizers.Step(schedule, s);
+                optimizers.ZeroGrad();
+                double seconds = clock.Elapsed.TotalSeconds;
+                trainSeconds += seconds;
+                targetsSeen += targets;
+                tokensSeen += (long)o.Batch * t;
+                lastLoss = loss;
+                double tps = o.Batch * t / seconds;
+                csv.WriteLine(string.Join(",", (s + 1).ToString(CultureInfo.InvariantCulture), loss.ToString("R", CultureInfo.InvariantCulture),
+                    schedule.Multiplier(s).ToString("R", CultureInfo.InvariantCulture), tps.ToString("F1", CultureInfo.InvariantCulture)));
+                report(s + 1, $"sft | loss {loss:F3} | {tps:N0} tok/s");
+                if (!ConsoleUi.Interactive && ((s + 1) % Math.Max(1, o.LogEvery) == 0 || s == 0) || s + 1 == o.Steps)
+                    log($"sft step {s + 1}/{o.Steps} | loss {loss:F4} | lrm {schedule.Multiplier(s):F2} | {tps:N0} tok/s");
+            }
+            return s;
+        });
+        csv.Flush();
+
+        // Held-out loss: the evaluation halves of the tasks, rendered and masked the same way.
+        double heldOut = HeldOutLoss(model, format, suite, seq);
+        Checkpoint.Save(run.SftDir, model);
+        log($"sft done: {step} steps in {wall.Elapsed.TotalSeconds:F0} s, final loss {lastLoss:F4}, held-out loss {heldOut:F4}; chat model saved to {run.SftDir}");
+        var metrics = new Dictionary<string, object>
+        {
+            ["steps"] = step,
+            ["batch"] = o.Batch,
+            ["lr_fraction"] = o.LrFraction,
+            ["seconds"] = wall.Elapsed.TotalSeconds,
+            ["tokens_per_s"] = trainSeconds > 0 ? tokensSeen / trainSeconds : 0,
+            ["assistant_tokens"] = targetsSeen,
+            ["final_loss"] = double.IsFinite(lastLoss) ? lastLoss : 0,
+            ["heldout_loss"] = heldOut,
+            ["user_conversations"] = userData.Count,
+        };
+        new MetricsStore(run.MetricsDir).Write("sft", metrics);
+        return metrics;
+    }
+
+    /// <summary>Mean assistant-token loss on 32 held-out examples of each task.</summary>
+    public static double HeldOutLoss(Engine.NN.Gpt model, ChatFormat format, TaskSuite suite, int seq)
+    {
+        var rows = suite.Tasks.SelectMany(t => t.Task.Examples(777, evaluation: true).Take(32)).Select(e => format.Render(e.Conversation)).ToList();
+        double total = 0;
+        long count = 0;
+        using var noGrad = GradMode.NoGrad();
+        foreach (var chunk in rows.Chunk(16))
+        {
+            var (x, y, t, targets) = Collate(chunk, seq, format.Bos);
+            if (targets == 0) continue;
+            using var scope = new TensorScope();
+            total += model.Loss(Tensor.FromArray(x, chunk.Length, t), Tensor.FromArray(y, chunk.Length, t)).Item() * targets;
+            count += targets;
+        }
+        return count == 0 ? 0 : total / count;
+    }
+}
