@@ -63,11 +63,14 @@ public class PackagingTests
         var temp = Directory.CreateTempSubdirectory("engine-demo-");
         try
         {
-            // The README's first command, shortened to a few steps.
-            var (code, output) = Run(root, "run", "-c", "Release", "--project", "samples/TrainDemo", "--artifacts-path", temp.FullName, "--", "--steps", "3");
-            Assert.True(code == 0, $"samples/TrainDemo failed (exit {code}):\n{output}");
-            Assert.Contains("validation loss", output);
-            Assert.Contains("> Returns the ", output);
+            // The README's first command, at the micro preset (the whole pipeline in seconds).
+            string run = Path.Combine(temp.FullName, "run");
+            var (code, output) = Run(root, "run", "-c", "Release", "--project", "samples/NanoChat", "--artifacts-path", Path.Combine(temp.FullName, "build"),
+                "--", "speedrun", "--preset", "micro", "--run", run);
+            Assert.True(code == 0, $"samples/NanoChat speedrun failed (exit {code}):\n{output}");
+            Assert.Contains("talk to it: dotnet run -c Release --project samples/NanoChat -- chat", output);
+            Assert.True(File.Exists(Path.Combine(run, "sft", "model.safetensors")), output);
+            Assert.True(File.Exists(Path.Combine(run, "report.md")), output);
         }
         finally
         {
