@@ -55,7 +55,7 @@ public class PtxasTests
             }
         }
         // The test kernels, then Engine.Kernels' own (internal, hence NonPublic).
-        foreach (Type t in new[] { typeof(TensorCoreKernels), typeof(QualityKernels), typeof(Engine.Kernels.MemoryKernels) })
+        foreach (Type t in new[] { typeof(TensorCoreKernels), typeof(QualityKernels), typeof(Engine.Kernels.MemoryKernels), typeof(Engine.Kernels.TensorCoreGemm) })
         {
             foreach (MethodInfo m in t.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
             {

@@ -1,0 +1,106 @@
+using System.Reflection;
+using Engine.Gpu;
+using Engine.Kernels;
+using Engine.Numerics;
+
+namespace Engine.Tests.Kernels;
+
+/// <summary>
+/// The tensor-core GEMM against a float64 product of the same bf16 inputs: on the CPU accelerator
+/// (the fragment layouts' CPU meanings) and on a CUDA GPU where there is one (skipped visibly
+/// elsewhere); C is poisoned with NaN first.
+/// </summary>
+public class GemmTests
+{
+    private static BFloat16[] Random(Random rng, int n) =>
+        Enumerable.Range(0, n).Select(_ => (BFloat16)(rng.NextDouble() * 2 - 1)).ToArray();
+
+    /// <summary>
+    /// Runs C = A·Bᵀ and returns the relative error norm against float64, and that of the float64 product
+    /// merely rounded to bf16: the best any bf16 output can do.
+    /// </summary>
+    internal static (double Error, double Floor) RunAndCompare(Accelerator acc, int m, int n, int k, int seed)
+    {
+        var rng = new Random(seed);
+        BFloat16[] a = Random(rng, m * k), b = Random(rng, n * k);
+        using var va = acc.Allocate<BFloat16>(a);
+        using var vb = acc.Allocate<BFloat16>(b);
+        using var vc = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, m * n).ToArray());
+        TensorCoreGemm.Bf16Nt(acc, va.View, vb.View, vc.View, m, n, k);
+        BFloat16[] c = vc.GetAsArray();
+        double diff = 0, norm = 0, floor = 0;
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double expected = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    expected += (double)(float)a[i * k + p] * (float)b[j * k + p];
+                }
+                float actual = c[i * n + j];
+                Assert.False(float.IsNaN(actual), $"C[{i},{j}] was never written");
+                diff += (expected - actual) * (expected - actual);
+                norm += expected * expected;
+                double rounded = (float)(BFloat16)expected;
+                floor += (expected - rounded) * (expected - rounded);
+            }
+        }
+        return (Math.Sqrt(diff / norm), Math.Sqrt(floor / norm));
+    }
+
+    [Fact]
+    public void MatchesFloat64OnTheCpuAccelerator()
+    {
+        // Two row blocks, one column block, five k-tiles: the 3-stage pipeline wraps around.
+        using var cpu = new CpuAccelerator(32);
+        var (error, floor) = RunAndCompare(cpu, 256, 128, 160, Environment.TickCount);
+        // fp32 accumulation then one bf16 rounding: within a hair of rounding the exact product.
+        Assert.True(error < floor * 1.02 + 1e-6, $"relative error norm {error:E2}, rounding alone {floor:E2}");
+        TestContext.Current.TestOutputHelper?.WriteLine($"CPU accelerator, 256x128x160: relative error {error:E2}, rounding alone {floor:E2}");
+    }
+
+    [Fact]
+    public void MatchesFloat64OnCuda()
+    {
+        if (CudaAccelerator.Unavailable is { } reason)
+        {
+            Assert.Skip($"No CUDA GPU: {reason}");
+        }
+        using var gpu = new CudaAccelerator();
+        foreach (var (m, n, k) in new[] { (256, 128, 160), (512, 384, 1024) })
+        {
+            var (error, floor) = RunAndCompare(gpu, m, n, k, Environment.TickCount);
+            Assert.True(error < floor * 1.02 + 1e-6, $"{m}x{n}x{k} on {gpu.Name}: relative error norm {error:E2}, rounding alone {floor:E2}");
+        }
+    }
+
+    [Fact]
+    public void PtxUsesTensorCoresLdmatrixAndAsyncCopiesWithoutLocalMemory()
+    {
+        MethodInfo kernel = typeof(TensorCoreGemm).GetMethod("Bf16NtKernel", BindingFlags.NonPublic | BindingFlags.Static)!;
+        string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(kernel).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
+        Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", ptx);
+        Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16", ptx);
+        Assert.Contains("cp.async.cg.shared.global", ptx);
+        Assert.DoesNotContain(".local", ptx); // 64 accumulators a lane stay in registers.
+        Assert.Equal(32, System.Text.RegularExpressions.Regex.Matches(ptx, @"mma\.sync").Count); // 16 tiles x 2 k16 steps, unrolled.
+    }
+
+    [Fact]
+    public void BadShapesSayWhatIsWrong()
+    {
+        using var cpu = new CpuAccelerator(32);
+        using var a = cpu.Allocate<BFloat16>(128 * 32);
+        var e = Assert.Throws<ArgumentException>(() => TensorCoreGemm.Bf16Nt(cpu, a.View, a.View, a.View, 100, 128, 32));
+        Assert.Contains("M=100, N=128, K=32", e.Message);
+        Assert.Contains("multiples of 128", e.Message);
+        e = Assert.Throws<ArgumentException>(() => TensorCoreGemm.Bf16Nt(cpu, a.View, a.View, a.View, 128, 128, 64));
+        Assert.Contains("a has 4096 elements; the shape [M=128, K=64] needs 8192", e.Message);
+        using var narrow = new CpuAccelerator(4);
+        using var x = narrow.Allocate<BFloat16>(128 * 32);
+        using var y = narrow.Allocate<BFloat16>(128 * 128);
+        e = Assert.Throws<ArgumentException>(() => TensorCoreGemm.Bf16Nt(narrow, x.View, x.View, y.View, 128, 128, 32));
+        Assert.Contains("warps of 32 lanes", e.Message);
+    }
+}

@@ -1,0 +1,34 @@
+"""PyTorch (cuBLAS) peer of `Engine.Benchmarks gpu-gemm`: C = A @ B.T in bf16 on the GPU at the same
+sizes, timed with CUDA events, printed in the same format.
+
+    python3 tools/bench/gemm_torch.py [--iterations 50]
+"""
+import argparse
+
+import torch
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iterations", type=int, default=50)
+    args = parser.parse_args()
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    for size in (2048, 4096, 8192):
+        a = torch.rand(size, size, device="cuda", dtype=torch.bfloat16) * 2 - 1
+        b = torch.rand(size, size, device="cuda", dtype=torch.bfloat16) * 2 - 1
+        c = torch.empty(size, size, device="cuda", dtype=torch.bfloat16)
+        for _ in range(5):
+            torch.matmul(a, b.T, out=c)
+        torch.cuda.synchronize()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(args.iterations):
+            torch.matmul(a, b.T, out=c)
+        end.record()
+        end.synchronize()
+        ms = start.elapsed_time(end) / args.iterations
+        print(f"torch gemm {size}x{size}x{size} bf16: {ms:.3f} ms, {2 * size ** 3 / (ms * 1e-3) / 1e12:.1f} TFLOP/s")
+
+
+if __name__ == "__main__":
+    main()
