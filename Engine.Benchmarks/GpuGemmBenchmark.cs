@@ -32,12 +32,19 @@ internal static class GpuGemmBenchmark
         using var gpu = new CudaAccelerator();
         Console.WriteLine($"device: {gpu.Name}, {gpu.Info.Multiprocessors} SMs");
         var compile = Stopwatch.StartNew();
-        KernelCompiler.CompileUncached(typeof(TensorCoreGemm).GetMethod("Bf16NtKernel", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!);
+        KernelCompiler.CompileUncached(typeof(TensorCoreGemm).GetMethod("Bf16NtKernel", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(typeof(Depth64)));
         Console.WriteLine(FormattableString.Invariant($"engine gemm kernel: IL to verified IR in {compile.Elapsed.TotalMilliseconds:F0} ms (uncached)"));
-        foreach (int size in new[] { 2048, 4096, 8192 })
+        foreach (bool shallow in new[] { false, true })
         {
-            Measure(gpu, size, size, size, iterations);
+            TensorCoreGemm.ForceDepth32 = shallow;
+            Console.WriteLine(shallow ? "stages 32 deep:" : "stages 64 deep:");
+            foreach (int size in new[] { 2048, 4096, 8192 })
+            {
+                Measure(gpu, size, size, size, iterations);
+            }
         }
+        TensorCoreGemm.ForceDepth32 = false;
         return 0;
     }
 

@@ -33,6 +33,25 @@ internal struct FragmentsB
     private MmaFragmentB _element;
 }
 
+/// <summary>The depth of one pipeline stage, a compile-time constant of the GEMM kernel.</summary>
+internal interface IGemmDepth
+{
+    /// <summary>K per stage: 32 or 64.</summary>
+    static abstract int BlockK { get; }
+}
+
+/// <summary>32 of K per stage: 48 KB of shared memory for three stages.</summary>
+internal struct Depth32 : IGemmDepth
+{
+    public static int BlockK => 32;
+}
+
+/// <summary>64 of K per stage: half the barriers per FLOP, 96 KB of shared memory for three stages.</summary>
+internal struct Depth64 : IGemmDepth
+{
+    public static int BlockK => 64;
+}
+
 /// <summary>
 /// C = A·Bᵀ in bf16 on tensor cores (mma.sync m16n8k16, fp32 accumulation), the product every
 /// linear layer of the GPT does: A is [M, K] row-major, B is [N, K] row-major (a weight in
@@ -40,10 +59,10 @@ internal struct FragmentsB
 /// </summary>
 /// <remarks>
 /// One group of 256 threads computes a 128x128 block of C; its 8 warps are 2 (M) by 4 (N), 64x32 of C
-/// each, 16 accumulator tiles a lane. K advances 32 at a time through a 3-stage cp.async pipeline
-/// (48 KB of shared memory): while the tensor cores work on one stage, the next two are in flight.
-/// Shared rows are 64 bytes (four 16-byte chunks); chunk c of row r is stored at c XOR ((r/2) mod 4),
-/// so the eight 16-byte rows one ldmatrix reads fall in eight different bank groups.
+/// each, 16 accumulator tiles a lane. K advances 64 at a time (32 where K is not a multiple of 64)
+/// through a 3-stage cp.async pipeline in dynamic shared memory (96 or 48 KB): while the tensor cores
+/// work on one stage, the next two are in flight. Shared rows are XOR-swizzled by 16-byte chunk so
+/// the eight rows one ldmatrix reads fall in eight different bank groups.
 /// </remarks>
 public static class TensorCoreGemm
 {
@@ -53,41 +72,52 @@ public static class TensorCoreGemm
     /// <summary>Columns of C per group.</summary>
     public const int BlockN = 128;
 
-    /// <summary>K per pipeline stage.</summary>
+    /// <summary>The smallest K step a shape may have (the shallower of the two stage depths).</summary>
     public const int BlockK = 32;
 
     private const int Stages = 3;
-    private const int ChunksPerRow = BlockK / 8;                 // 4 chunks of 8 bf16
-    private const int StageChunks = BlockM * ChunksPerRow;       // 512 chunks = 8 KB per operand per stage
     private const int Threads = 256;
 
-    /// <summary>Where chunk <paramref name="chunk"/> of tile row <paramref name="row"/> lives in a stage.</summary>
-    private static int Swizzled(int row, int chunk) => row * ChunksPerRow + (chunk ^ ((row >> 1) & 3));
+    /// <summary>Shared memory of one group: both operands, every stage.</summary>
+    internal static int SharedBytes<TDepth>() where TDepth : struct, IGemmDepth => 2 * Stages * BlockM * TDepth.BlockK * 2;
 
-    private static void LoadStage(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<Chunk16> sa, ArrayView<Chunk16> sb,
-        int stage, int kTile, int rowA, int rowB, int chunksPerGlobalRow)
+    /// <summary>
+    /// Where chunk <paramref name="chunk"/> of tile row <paramref name="row"/> lives in a stage: rows of
+    /// 4 chunks (64 bytes) XOR with (row/2) mod 4, rows of 8 chunks (128 bytes) with row mod 8, so the
+    /// eight rows one ldmatrix reads at one chunk column land in eight different 16-byte bank groups.
+    /// </summary>
+    private static int Swizzled<TDepth>(int row, int chunk) where TDepth : struct, IGemmDepth =>
+        TDepth.BlockK == 32 ? row * 4 + (chunk ^ ((row >> 1) & 3)) : row * 8 + (chunk ^ (row & 7));
+
+    private static void LoadStage<TDepth>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<Chunk16> sa, ArrayView<Chunk16> sb,
+        int stage, int kTile, int rowA, int rowB, int chunksPerGlobalRow) where TDepth : struct, IGemmDepth
     {
+        int chunksPerRow = TDepth.BlockK / 8;
+        int stageChunks = BlockM * chunksPerRow;
         int t = Group.IdxX;
-        for (int i = 0; i < StageChunks / Threads; i++)
+        for (int i = 0; i < BlockM * (TDepth.BlockK / 8) / Threads; i++)
         {
             int q = t + i * Threads;
-            int row = q >> 2, chunk = q & 3;
-            int global = kTile * ChunksPerRow + chunk;
-            AsyncCopy.Copy(ref sa[stage * StageChunks + Swizzled(row, chunk)], ref a[(rowA + row) * chunksPerGlobalRow + global]);
-            AsyncCopy.Copy(ref sb[stage * StageChunks + Swizzled(row, chunk)], ref b[(rowB + row) * chunksPerGlobalRow + global]);
+            int row = q / chunksPerRow, chunk = q % chunksPerRow;
+            int global = kTile * chunksPerRow + chunk;
+            AsyncCopy.Copy(ref sa[stage * stageChunks + Swizzled<TDepth>(row, chunk)], ref a[(rowA + row) * chunksPerGlobalRow + global]);
+            AsyncCopy.Copy(ref sb[stage * stageChunks + Swizzled<TDepth>(row, chunk)], ref b[(rowB + row) * chunksPerGlobalRow + global]);
         }
     }
 
     [Kernel]
-    internal static void Bf16NtKernel(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<uint> c, int n, int k)
+    internal static void Bf16NtKernel<TDepth>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<uint> c, int n, int k)
+        where TDepth : struct, IGemmDepth
     {
-        ArrayView<Chunk16> sa = SharedMemory.Allocate<Chunk16>(Stages * StageChunks);
-        ArrayView<Chunk16> sb = SharedMemory.Allocate<Chunk16>(Stages * StageChunks);
+        int stageChunks = BlockM * (TDepth.BlockK / 8);
+        ArrayView<Chunk16> shared = SharedMemory.GetDynamic<Chunk16>();
+        ArrayView<Chunk16> sa = shared.SubView(0, Stages * stageChunks);
+        ArrayView<Chunk16> sb = shared.SubView(Stages * stageChunks, Stages * stageChunks);
         ArrayView<ushort> sa16 = sa.Cast<ushort>();
         ArrayView<ushort> sb16 = sb.Cast<ushort>();
         int rowA = Grid.IdxY * BlockM, rowB = Grid.IdxX * BlockN;
         int chunksPerGlobalRow = k / 8;
-        int kTiles = k / BlockK;
+        int kTiles = k / TDepth.BlockK;
         int lane = Warp.LaneIdx, warp = Warp.WarpIdx;
         int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 32;
 
@@ -95,7 +125,7 @@ public static class TensorCoreGemm
         {
             if (s < kTiles)
             {
-                LoadStage(a, b, sa, sb, s, s, rowA, rowB, chunksPerGlobalRow);
+                LoadStage<TDepth>(a, b, sa, sb, s, s, rowA, rowB, chunksPerGlobalRow);
             }
             AsyncCopy.Commit();
         }
@@ -108,19 +138,19 @@ public static class TensorCoreGemm
             int next = kt + Stages - 1;
             if (next < kTiles)
             {
-                LoadStage(a, b, sa, sb, next % Stages, next, rowA, rowB, chunksPerGlobalRow);
+                LoadStage<TDepth>(a, b, sa, sb, next % Stages, next, rowA, rowB, chunksPerGlobalRow);
             }
             AsyncCopy.Commit();
 
-            int stage = (kt % Stages) * StageChunks;
-            for (int kk = 0; kk < BlockK / 16; kk++)
+            int stage = (kt % Stages) * stageChunks;
+            for (int kk = 0; kk < TDepth.BlockK / 16; kk++)
             {
                 FragmentsA fa = default;
                 for (int i = 0; i < 4; i++)
                 {
                     // Lanes 0-15 name rows 0-15 at the step's first chunk, lanes 16-31 at its second.
                     int row = warpRow + i * 16 + (lane & 15);
-                    fa[i] = TensorCore.LoadMatrixX4(ref sa16[(stage + Swizzled(row, kk * 2 + (lane >> 4))) * 8]);
+                    fa[i] = TensorCore.LoadMatrixX4(ref sa16[(stage + Swizzled<TDepth>(row, kk * 2 + (lane >> 4))) * 8]);
                 }
                 FragmentsB fb = default;
                 for (int j = 0; j < 2; j++)
@@ -128,7 +158,7 @@ public static class TensorCoreGemm
                     // Four 8x8 matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15);
                     // B's rows are n with k contiguous, so the plain (non-transposed) load is the B fragment.
                     int row = warpCol + j * 16 + (lane & 7) + ((lane >> 4) << 3);
-                    MmaFragmentA four = TensorCore.LoadMatrixX4(ref sb16[(stage + Swizzled(row, kk * 2 + ((lane >> 3) & 1))) * 8]);
+                    MmaFragmentA four = TensorCore.LoadMatrixX4(ref sb16[(stage + Swizzled<TDepth>(row, kk * 2 + ((lane >> 3) & 1))) * 8]);
                     MmaFragmentB low = default, high = default;
                     low.R0 = four.R0;
                     low.R1 = four.R1;
@@ -189,8 +219,24 @@ public static class TensorCoreGemm
         {
             throw new ArgumentException($"The tensor-core GEMM needs warps of 32 lanes; {accelerator.Name} has {accelerator.WarpSize}.", nameof(accelerator));
         }
-        var config = new KernelConfig(new Index3D(n / BlockN, m / BlockM), new Index3D(Threads));
-        accelerator.LoadKernel<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, int, int>(Bf16NtKernel)(
+        if (k % 64 == 0 && !ForceDepth32)
+        {
+            Launch<Depth64>(accelerator, a, b, c, m, n, k);
+        }
+        else
+        {
+            Launch<Depth32>(accelerator, a, b, c, m, n, k);
+        }
+    }
+
+    /// <summary>Benchmarks set this to measure the 32-deep stages where 64 would be chosen.</summary>
+    internal static bool ForceDepth32 { get; set; }
+
+    private static void Launch<TDepth>(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k)
+        where TDepth : struct, IGemmDepth
+    {
+        var config = new KernelConfig(new Index3D(n / BlockN, m / BlockM), new Index3D(Threads), SharedBytes<TDepth>());
+        accelerator.LoadKernel<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, int, int>(Bf16NtKernel<TDepth>)(
             config, a.Cast<Chunk16>(), b.Cast<Chunk16>(), c.Cast<uint>(), n, k);
     }
 

@@ -52,12 +52,16 @@ public class GemmTests
     [Fact]
     public void MatchesFloat64OnTheCpuAccelerator()
     {
-        // Two row blocks, one column block, five k-tiles: the 3-stage pipeline wraps around.
+        // Five k-tiles each time, so the 3-stage pipeline wraps around: 32-deep stages (K = 160, two row
+        // blocks) and 64-deep ones (K = 320, two column blocks).
         using var cpu = new CpuAccelerator(32);
-        var (error, floor) = RunAndCompare(cpu, 256, 128, 160, Environment.TickCount);
-        // fp32 accumulation then one bf16 rounding: within a hair of rounding the exact product.
-        Assert.True(error < floor * 1.02 + 1e-6, $"relative error norm {error:E2}, rounding alone {floor:E2}");
-        TestContext.Current.TestOutputHelper?.WriteLine($"CPU accelerator, 256x128x160: relative error {error:E2}, rounding alone {floor:E2}");
+        foreach (var (m, n, k) in new[] { (256, 128, 160), (128, 256, 320) })
+        {
+            var (error, floor) = RunAndCompare(cpu, m, n, k, Environment.TickCount);
+            // fp32 accumulation then one bf16 rounding: within a hair of rounding the exact product.
+            Assert.True(error < floor * 1.02 + 1e-6, $"{m}x{n}x{k}: relative error norm {error:E2}, rounding alone {floor:E2}");
+            TestContext.Current.TestOutputHelper?.WriteLine($"CPU accelerator, {m}x{n}x{k}: relative error {error:E2}, rounding alone {floor:E2}");
+        }
     }
 
     [Fact]
@@ -68,7 +72,7 @@ public class GemmTests
             Assert.Skip($"No CUDA GPU: {reason}");
         }
         using var gpu = new CudaAccelerator();
-        foreach (var (m, n, k) in new[] { (256, 128, 160), (512, 384, 1024) })
+        foreach (var (m, n, k) in new[] { (256, 128, 160), (512, 384, 1024), (128, 256, 320) })
         {
             var (error, floor) = RunAndCompare(gpu, m, n, k, Environment.TickCount);
             Assert.True(error < floor * 1.02 + 1e-6, $"{m}x{n}x{k} on {gpu.Name}: relative error norm {error:E2}, rounding alone {floor:E2}");
@@ -78,13 +82,17 @@ public class GemmTests
     [Fact]
     public void PtxUsesTensorCoresLdmatrixAndAsyncCopiesWithoutLocalMemory()
     {
-        MethodInfo kernel = typeof(TensorCoreGemm).GetMethod("Bf16NtKernel", BindingFlags.NonPublic | BindingFlags.Static)!;
-        string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(kernel).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
-        Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", ptx);
-        Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16", ptx);
-        Assert.Contains("cp.async.cg.shared.global", ptx);
-        Assert.DoesNotContain(".local", ptx); // 64 accumulators a lane stay in registers.
-        Assert.Equal(32, System.Text.RegularExpressions.Regex.Matches(ptx, @"mma\.sync").Count); // 16 tiles x 2 k16 steps, unrolled.
+        MethodInfo generic = typeof(TensorCoreGemm).GetMethod("Bf16NtKernel", BindingFlags.NonPublic | BindingFlags.Static)!;
+        foreach (var (depth, mmas) in new[] { ("Depth32", 32), ("Depth64", 64) })
+        {
+            MethodInfo kernel = generic.MakeGenericMethod(typeof(TensorCoreGemm).Assembly.GetType("Engine.Kernels." + depth)!);
+            string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(kernel).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
+            Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", ptx);
+            Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16", ptx);
+            Assert.Contains("cp.async.cg.shared.global", ptx);
+            Assert.DoesNotContain(".local", ptx); // 64 accumulators a lane stay in registers.
+            Assert.Equal(mmas, System.Text.RegularExpressions.Regex.Matches(ptx, @"mma\.sync").Count); // 16 tiles x k16 steps, unrolled.
+        }
     }
 
     [Fact]
