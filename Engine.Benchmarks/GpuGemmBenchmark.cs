@@ -33,18 +33,18 @@ internal static class GpuGemmBenchmark
         Console.WriteLine($"device: {gpu.Name}, {gpu.Info.Multiprocessors} SMs");
         var compile = Stopwatch.StartNew();
         KernelCompiler.CompileUncached(typeof(TensorCoreGemm).GetMethod("Bf16NtKernel", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-            .MakeGenericMethod(typeof(Depth64)));
+            .MakeGenericMethod(typeof(Tile128x256x64)));
         Console.WriteLine(FormattableString.Invariant($"engine gemm kernel: IL to verified IR in {compile.Elapsed.TotalMilliseconds:F0} ms (uncached)"));
-        foreach (bool shallow in new[] { false, true })
+        foreach (int tile in new[] { 256, 64, 32 })
         {
-            TensorCoreGemm.ForceDepth32 = shallow;
-            Console.WriteLine(shallow ? "stages 32 deep:" : "stages 64 deep:");
+            TensorCoreGemm.Force = tile;
+            Console.WriteLine(tile switch { 256 => "tile 128x256x64:", 64 => "tile 128x128x64:", _ => "tile 128x128x32:" });
             foreach (int size in new[] { 2048, 4096, 8192 })
             {
                 Measure(gpu, size, size, size, iterations);
             }
         }
-        TensorCoreGemm.ForceDepth32 = false;
+        TensorCoreGemm.Force = null;
         return 0;
     }
 

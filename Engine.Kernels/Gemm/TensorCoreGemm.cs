@@ -12,8 +12,8 @@ internal struct Chunk16
     public uint W0, W1, W2, W3;
 }
 
-/// <summary>A warp's 4 x 4 grid of 16x8 accumulator tiles (64 floats a lane), kept in registers.</summary>
-[InlineArray(16)]
+/// <summary>A warp's grid of 16x8 accumulator tiles (4 x 4 or 4 x 8: 64 or 128 floats a lane), kept in registers.</summary>
+[InlineArray(32)]
 internal struct AccumulatorTiles
 {
     private MmaAccumulator _element;
@@ -26,30 +26,48 @@ internal struct FragmentsA
     private MmaFragmentA _element;
 }
 
-/// <summary>A warp's four B fragments (16x8 each) for one k16 step.</summary>
-[InlineArray(4)]
+/// <summary>A warp's four or eight B fragments (16x8 each) for one k16 step.</summary>
+[InlineArray(8)]
 internal struct FragmentsB
 {
     private MmaFragmentB _element;
 }
 
-/// <summary>The depth of one pipeline stage, a compile-time constant of the GEMM kernel.</summary>
-internal interface IGemmDepth
+/// <summary>The compile-time shape of the GEMM kernel: the depth of a pipeline stage and each warp's width.</summary>
+internal interface IGemmTile
 {
     /// <summary>K per stage: 32 or 64.</summary>
     static abstract int BlockK { get; }
+
+    /// <summary>16x8 accumulator tiles across each warp's N: 4 (a 64x32 warp tile) or 8 (64x64).</summary>
+    static abstract int WarpTilesN { get; }
 }
 
-/// <summary>32 of K per stage: 48 KB of shared memory for three stages.</summary>
-internal struct Depth32 : IGemmDepth
+/// <summary>128x128 blocks, 32 of K per stage: 48 KB of shared memory for three stages.</summary>
+internal struct Tile128x128x32 : IGemmTile
 {
     public static int BlockK => 32;
+
+    public static int WarpTilesN => 4;
 }
 
-/// <summary>64 of K per stage: half the barriers per FLOP, 96 KB of shared memory for three stages.</summary>
-internal struct Depth64 : IGemmDepth
+/// <summary>128x128 blocks, 64 of K per stage: half the barriers per FLOP, 96 KB of shared memory.</summary>
+internal struct Tile128x128x64 : IGemmTile
 {
     public static int BlockK => 64;
+
+    public static int WarpTilesN => 4;
+}
+
+/// <summary>
+/// 128x256 blocks, 64 of K per stage, 64x64 per warp: a third fewer shared-memory reads per mma than
+/// the 64x32 warp tile, at the price of 128 accumulator registers a lane and 144 KB of shared memory.
+/// </summary>
+internal struct Tile128x256x64 : IGemmTile
+{
+    public static int BlockK => 64;
+
+    public static int WarpTilesN => 8;
 }
 
 /// <summary>
@@ -58,10 +76,10 @@ internal struct Depth64 : IGemmDepth
 /// nn.Linear's layout), C is [M, N] row-major, rounded to bf16 once at the end.
 /// </summary>
 /// <remarks>
-/// One group of 256 threads computes a 128x128 block of C; its 8 warps are 2 (M) by 4 (N), 64x32 of C
-/// each, 16 accumulator tiles a lane. K advances 64 at a time (32 where K is not a multiple of 64)
-/// through a 3-stage cp.async pipeline in dynamic shared memory (96 or 48 KB): while the tensor cores
-/// work on one stage, the next two are in flight. Shared rows are XOR-swizzled by 16-byte chunk so
+/// One group of 256 threads computes a 128x128 or 128x256 block of C; its 8 warps are 2 (M) by 4 (N),
+/// 64x32 or 64x64 of C each (16 or 32 accumulator tiles a lane). K advances 64 at a time (32 where K
+/// is not a multiple of 64) through a 3-stage cp.async pipeline in dynamic shared memory: while the
+/// tensor cores work on one stage, the next two are in flight. Shared rows are XOR-swizzled by 16-byte chunk so
 /// the eight rows one ldmatrix reads fall in eight different bank groups.
 /// </remarks>
 public static class TensorCoreGemm
@@ -69,7 +87,7 @@ public static class TensorCoreGemm
     /// <summary>Rows of C per group.</summary>
     public const int BlockM = 128;
 
-    /// <summary>Columns of C per group.</summary>
+    /// <summary>Columns of C per group with the narrow warp tile (the wide one covers 256).</summary>
     public const int BlockN = 128;
 
     /// <summary>The smallest K step a shape may have (the shallower of the two stage depths).</summary>
@@ -79,53 +97,61 @@ public static class TensorCoreGemm
     private const int Threads = 256;
 
     /// <summary>Shared memory of one group: both operands, every stage.</summary>
-    internal static int SharedBytes<TDepth>() where TDepth : struct, IGemmDepth => 2 * Stages * BlockM * TDepth.BlockK * 2;
+    internal static int SharedBytes<TTile>() where TTile : struct, IGemmTile => Stages * (BlockM + ColumnsOf<TTile>()) * TTile.BlockK * 2;
+
+    /// <summary>Columns of C one group computes: four warps across N.</summary>
+    internal static int ColumnsOf<TTile>() where TTile : struct, IGemmTile => 4 * 8 * TTile.WarpTilesN;
 
     /// <summary>
     /// Where chunk <paramref name="chunk"/> of tile row <paramref name="row"/> lives in a stage: rows of
     /// 4 chunks (64 bytes) XOR with (row/2) mod 4, rows of 8 chunks (128 bytes) with row mod 8, so the
     /// eight rows one ldmatrix reads at one chunk column land in eight different 16-byte bank groups.
     /// </summary>
-    private static int Swizzled<TDepth>(int row, int chunk) where TDepth : struct, IGemmDepth =>
-        TDepth.BlockK == 32 ? row * 4 + (chunk ^ ((row >> 1) & 3)) : row * 8 + (chunk ^ (row & 7));
+    private static int Swizzled<TTile>(int row, int chunk) where TTile : struct, IGemmTile =>
+        TTile.BlockK == 32 ? row * 4 + (chunk ^ ((row >> 1) & 3)) : row * 8 + (chunk ^ (row & 7));
 
-    private static void LoadStage<TDepth>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<Chunk16> sa, ArrayView<Chunk16> sb,
-        int stage, int kTile, int rowA, int rowB, int chunksPerGlobalRow) where TDepth : struct, IGemmDepth
+    private static void LoadStage<TTile>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<Chunk16> sa, ArrayView<Chunk16> sb,
+        int stage, int kTile, int rowA, int rowB, int chunksPerGlobalRow) where TTile : struct, IGemmTile
     {
-        int chunksPerRow = TDepth.BlockK / 8;
-        int stageChunks = BlockM * chunksPerRow;
+        int chunksPerRow = TTile.BlockK / 8;
         int t = Group.IdxX;
-        for (int i = 0; i < BlockM * (TDepth.BlockK / 8) / Threads; i++)
+        for (int i = 0; i < BlockM * (TTile.BlockK / 8) / Threads; i++)
         {
             int q = t + i * Threads;
             int row = q / chunksPerRow, chunk = q % chunksPerRow;
-            int global = kTile * chunksPerRow + chunk;
-            AsyncCopy.Copy(ref sa[stage * stageChunks + Swizzled<TDepth>(row, chunk)], ref a[(rowA + row) * chunksPerGlobalRow + global]);
-            AsyncCopy.Copy(ref sb[stage * stageChunks + Swizzled<TDepth>(row, chunk)], ref b[(rowB + row) * chunksPerGlobalRow + global]);
+            AsyncCopy.Copy(ref sa[stage * BlockM * chunksPerRow + Swizzled<TTile>(row, chunk)],
+                ref a[(rowA + row) * chunksPerGlobalRow + kTile * chunksPerRow + chunk]);
+        }
+        for (int i = 0; i < ColumnsOf<TTile>() * (TTile.BlockK / 8) / Threads; i++)
+        {
+            int q = t + i * Threads;
+            int row = q / chunksPerRow, chunk = q % chunksPerRow;
+            AsyncCopy.Copy(ref sb[stage * ColumnsOf<TTile>() * chunksPerRow + Swizzled<TTile>(row, chunk)],
+                ref b[(rowB + row) * chunksPerGlobalRow + kTile * chunksPerRow + chunk]);
         }
     }
 
     [Kernel]
-    internal static void Bf16NtKernel<TDepth>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<uint> c, int n, int k)
-        where TDepth : struct, IGemmDepth
+    internal static void Bf16NtKernel<TTile>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<uint> c, int n, int k)
+        where TTile : struct, IGemmTile
     {
-        int stageChunks = BlockM * (TDepth.BlockK / 8);
+        int stageChunksA = BlockM * (TTile.BlockK / 8), stageChunksB = ColumnsOf<TTile>() * (TTile.BlockK / 8);
         ArrayView<Chunk16> shared = SharedMemory.GetDynamic<Chunk16>();
-        ArrayView<Chunk16> sa = shared.SubView(0, Stages * stageChunks);
-        ArrayView<Chunk16> sb = shared.SubView(Stages * stageChunks, Stages * stageChunks);
+        ArrayView<Chunk16> sa = shared.SubView(0, Stages * stageChunksA);
+        ArrayView<Chunk16> sb = shared.SubView(Stages * stageChunksA, Stages * stageChunksB);
         ArrayView<ushort> sa16 = sa.Cast<ushort>();
         ArrayView<ushort> sb16 = sb.Cast<ushort>();
-        int rowA = Grid.IdxY * BlockM, rowB = Grid.IdxX * BlockN;
+        int rowA = Grid.IdxY * BlockM, rowB = Grid.IdxX * ColumnsOf<TTile>();
         int chunksPerGlobalRow = k / 8;
-        int kTiles = k / TDepth.BlockK;
+        int kTiles = k / TTile.BlockK;
         int lane = Warp.LaneIdx, warp = Warp.WarpIdx;
-        int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 32;
+        int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 8 * TTile.WarpTilesN;
 
         for (int s = 0; s < Stages - 1; s++)
         {
             if (s < kTiles)
             {
-                LoadStage<TDepth>(a, b, sa, sb, s, s, rowA, rowB, chunksPerGlobalRow);
+                LoadStage<TTile>(a, b, sa, sb, s, s, rowA, rowB, chunksPerGlobalRow);
             }
             AsyncCopy.Commit();
         }
@@ -138,27 +164,27 @@ public static class TensorCoreGemm
             int next = kt + Stages - 1;
             if (next < kTiles)
             {
-                LoadStage<TDepth>(a, b, sa, sb, next % Stages, next, rowA, rowB, chunksPerGlobalRow);
+                LoadStage<TTile>(a, b, sa, sb, next % Stages, next, rowA, rowB, chunksPerGlobalRow);
             }
             AsyncCopy.Commit();
 
-            int stage = (kt % Stages) * stageChunks;
-            for (int kk = 0; kk < TDepth.BlockK / 16; kk++)
+            int stageA = (kt % Stages) * stageChunksA, stageB = (kt % Stages) * stageChunksB;
+            for (int kk = 0; kk < TTile.BlockK / 16; kk++)
             {
                 FragmentsA fa = default;
                 for (int i = 0; i < 4; i++)
                 {
                     // Lanes 0-15 name rows 0-15 at the step's first chunk, lanes 16-31 at its second.
                     int row = warpRow + i * 16 + (lane & 15);
-                    fa[i] = TensorCore.LoadMatrixX4(ref sa16[(stage + Swizzled<TDepth>(row, kk * 2 + (lane >> 4))) * 8]);
+                    fa[i] = TensorCore.LoadMatrixX4(ref sa16[(stageA + Swizzled<TTile>(row, kk * 2 + (lane >> 4))) * 8]);
                 }
                 FragmentsB fb = default;
-                for (int j = 0; j < 2; j++)
+                for (int j = 0; j < TTile.WarpTilesN / 2; j++)
                 {
                     // Four 8x8 matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15);
                     // B's rows are n with k contiguous, so the plain (non-transposed) load is the B fragment.
                     int row = warpCol + j * 16 + (lane & 7) + ((lane >> 4) << 3);
-                    MmaFragmentA four = TensorCore.LoadMatrixX4(ref sb16[(stage + Swizzled<TDepth>(row, kk * 2 + ((lane >> 3) & 1))) * 8]);
+                    MmaFragmentA four = TensorCore.LoadMatrixX4(ref sb16[(stageB + Swizzled<TTile>(row, kk * 2 + ((lane >> 3) & 1))) * 8]);
                     MmaFragmentB low = default, high = default;
                     low.R0 = four.R0;
                     low.R1 = four.R1;
@@ -169,9 +195,9 @@ public static class TensorCoreGemm
                 }
                 for (int i = 0; i < 4; i++)
                 {
-                    for (int j = 0; j < 4; j++)
+                    for (int j = 0; j < TTile.WarpTilesN; j++)
                     {
-                        acc[i * 4 + j] = TensorCore.MmaBF16(fa[i], fb[j], acc[i * 4 + j]);
+                        acc[i * TTile.WarpTilesN + j] = TensorCore.MmaBF16(fa[i], fb[j], acc[i * TTile.WarpTilesN + j]);
                     }
                 }
             }
@@ -181,11 +207,11 @@ public static class TensorCoreGemm
         // Each lane holds rows lane/4 and lane/4 + 8 of every tile, two adjacent columns: one bf16 pair each.
         for (int i = 0; i < 4; i++)
         {
-            for (int j = 0; j < 4; j++)
+            for (int j = 0; j < TTile.WarpTilesN; j++)
             {
                 int row = rowA + warpRow + i * 16 + (lane >> 2);
                 int col = rowB + warpCol + j * 8 + (lane & 3) * 2;
-                MmaAccumulator t = acc[i * 4 + j];
+                MmaAccumulator t = acc[i * TTile.WarpTilesN + j];
                 c[(row * n + col) >> 1] = TensorCore.PackBFloat162(t.C0, t.C1);
                 c[((row + 8) * n + col) >> 1] = TensorCore.PackBFloat162(t.C2, t.C3);
             }
@@ -219,24 +245,25 @@ public static class TensorCoreGemm
         {
             throw new ArgumentException($"The tensor-core GEMM needs warps of 32 lanes; {accelerator.Name} has {accelerator.WarpSize}.", nameof(accelerator));
         }
-        if (k % 64 == 0 && !ForceDepth32)
+        switch (Force ?? (k % 64 != 0 ? 32 : n % 256 == 0 ? 256 : 64))
         {
-            Launch<Depth64>(accelerator, a, b, c, m, n, k);
-        }
-        else
-        {
-            Launch<Depth32>(accelerator, a, b, c, m, n, k);
+            case 256: Launch<Tile128x256x64>(accelerator, a, b, c, m, n, k); break;
+            case 64: Launch<Tile128x128x64>(accelerator, a, b, c, m, n, k); break;
+            default: Launch<Tile128x128x32>(accelerator, a, b, c, m, n, k); break;
         }
     }
 
-    /// <summary>Benchmarks set this to measure the 32-deep stages where 64 would be chosen.</summary>
-    internal static bool ForceDepth32 { get; set; }
+    /// <summary>
+    /// Benchmarks and tests pin a tile here: 32 (128x128x32), 64 (128x128x64) or 256 (128x256x64); null
+    /// lets the shape choose (the widest the shape's multiples allow).
+    /// </summary>
+    internal static int? Force { get; set; }
 
-    private static void Launch<TDepth>(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k)
-        where TDepth : struct, IGemmDepth
+    private static void Launch<TTile>(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k)
+        where TTile : struct, IGemmTile
     {
-        var config = new KernelConfig(new Index3D(n / BlockN, m / BlockM), new Index3D(Threads), SharedBytes<TDepth>());
-        accelerator.LoadKernel<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, int, int>(Bf16NtKernel<TDepth>)(
+        var config = new KernelConfig(new Index3D(n / ColumnsOf<TTile>(), m / BlockM), new Index3D(Threads), SharedBytes<TTile>());
+        accelerator.LoadKernel<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, int, int>(Bf16NtKernel<TTile>)(
             config, a.Cast<Chunk16>(), b.Cast<Chunk16>(), c.Cast<uint>(), n, k);
     }
 

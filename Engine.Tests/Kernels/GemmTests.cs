@@ -52,10 +52,10 @@ public class GemmTests
     [Fact]
     public void MatchesFloat64OnTheCpuAccelerator()
     {
-        // Five k-tiles each time, so the 3-stage pipeline wraps around: 32-deep stages (K = 160, two row
-        // blocks) and 64-deep ones (K = 320, two column blocks).
+        // Each tile the shape picks, with enough k-tiles that the 3-stage pipeline wraps around: 128x128x32
+        // (K = 160, two row blocks), 128x128x64 (N = 384, three column blocks) and 128x256x64.
         using var cpu = new CpuAccelerator(32);
-        foreach (var (m, n, k) in new[] { (256, 128, 160), (128, 256, 320) })
+        foreach (var (m, n, k) in new[] { (256, 128, 160), (128, 384, 256), (128, 256, 320) })
         {
             var (error, floor) = RunAndCompare(cpu, m, n, k, Environment.TickCount);
             // fp32 accumulation then one bf16 rounding: within a hair of rounding the exact product.
@@ -72,7 +72,7 @@ public class GemmTests
             Assert.Skip($"No CUDA GPU: {reason}");
         }
         using var gpu = new CudaAccelerator();
-        foreach (var (m, n, k) in new[] { (256, 128, 160), (512, 384, 1024), (128, 256, 320) })
+        foreach (var (m, n, k) in new[] { (256, 128, 160), (512, 384, 1024), (128, 256, 320), (384, 512, 2048) })
         {
             var (error, floor) = RunAndCompare(gpu, m, n, k, Environment.TickCount);
             Assert.True(error < floor * 1.02 + 1e-6, $"{m}x{n}x{k} on {gpu.Name}: relative error norm {error:E2}, rounding alone {floor:E2}");
@@ -83,14 +83,14 @@ public class GemmTests
     public void PtxUsesTensorCoresLdmatrixAndAsyncCopiesWithoutLocalMemory()
     {
         MethodInfo generic = typeof(TensorCoreGemm).GetMethod("Bf16NtKernel", BindingFlags.NonPublic | BindingFlags.Static)!;
-        foreach (var (depth, mmas) in new[] { ("Depth32", 32), ("Depth64", 64) })
+        foreach (var (depth, mmas) in new[] { ("Tile128x128x32", 32), ("Tile128x128x64", 64), ("Tile128x256x64", 128) })
         {
             MethodInfo kernel = generic.MakeGenericMethod(typeof(TensorCoreGemm).Assembly.GetType("Engine.Kernels." + depth)!);
             string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(kernel).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
             Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", ptx);
             Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16", ptx);
             Assert.Contains("cp.async.cg.shared.global", ptx);
-            Assert.DoesNotContain(".local", ptx); // 64 accumulators a lane stay in registers.
+            Assert.DoesNotContain(".local", ptx); // 64 or 128 accumulators a lane stay in registers.
             Assert.Equal(mmas, System.Text.RegularExpressions.Regex.Matches(ptx, @"mma\.sync").Count); // 16 tiles x k16 steps, unrolled.
         }
     }
