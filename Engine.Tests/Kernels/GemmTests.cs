@@ -92,6 +92,12 @@ public class GemmTests
             Assert.Contains("cp.async.cg.shared.global", ptx);
             Assert.DoesNotContain(".local", ptx); // 64 or 128 accumulators a lane stay in registers.
             Assert.Equal(mmas, System.Text.RegularExpressions.Regex.Matches(ptx, @"mma\.sync").Count); // 16 tiles x k16 steps, unrolled.
+            if (Environment.GetEnvironmentVariable("ENGINE_PTX_DUMP") is { Length: > 0 } dump)
+            {
+                // For reading the SASS on a machine with the CUDA toolkit (docs/gpu/README.md).
+                Directory.CreateDirectory(dump);
+                File.WriteAllText(Path.Combine(dump, $"gemm-{depth}.ptx"), ptx);
+            }
         }
     }
 
