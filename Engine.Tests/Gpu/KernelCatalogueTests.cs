@@ -15,9 +15,13 @@ public partial class KernelCatalogueTests
     [ModuleInitializer]
     internal static void VerifyEveryPass() => KernelCompiler.VerifyEachPass = true;
 
-    /// <summary>A catalogue entry. <paramref name="Bind"/> turns the buffers' views into the kernel's arguments when they are not one view per array.</summary>
+    /// <summary>
+    /// A catalogue entry. <paramref name="Bind"/> turns the buffers' views into the kernel's arguments when they
+    /// are not one view per array; <paramref name="WarpSizes"/> narrows the CPU accelerator's warp sizes
+    /// (tensor-core operations need full warps of 32).
+    /// </summary>
     public sealed record Case(Delegate Kernel, Func<Random, (KernelConfig Config, object[] Args)> Setup, Action<object[], Array[]>? Check = null,
-        Func<object[], object[]>? Bind = null);
+        Func<object[], object[]>? Bind = null, int[]? WarpSizes = null);
 
     private static readonly int[] IntEdges = [0, 1, -1, 2, -2, 7, 31, 32, 33, 63, 64, -33, int.MinValue, int.MaxValue, int.MinValue + 1, 0x55555555];
     private static readonly long[] LongEdges = [0, 1, -1, 63, 64, 65, long.MinValue, long.MaxValue, int.MinValue, uint.MaxValue, 1L << 53, (1L << 53) + 1, -(1L << 62)];
@@ -358,15 +362,17 @@ public partial class KernelCatalogueTests
                     Assert.Equal(values.Count(v => (v & 15) == b), bins[b]);
                 }
             }),
-    }, LanguageCases(), MoreLanguageCases(), IntrinsicCases());
+    }, LanguageCases(), MoreLanguageCases(), IntrinsicCases(), SecondBatchCases());
 
     public static TheoryData<string, int> CaseNames()
     {
         var data = new TheoryData<string, int>();
-        foreach (string name in Cases.Keys)
+        foreach (var (name, c) in Cases)
         {
-            data.Add(name, 4);
-            data.Add(name, 32);
+            foreach (int warpSize in c.WarpSizes ?? [4, 32])
+            {
+                data.Add(name, warpSize);
+            }
         }
         return data;
     }
