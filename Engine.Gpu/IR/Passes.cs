@@ -436,12 +436,15 @@ internal static class Passes
         for (int round = 0; round < 8; round++)
         {
             Step(RemoveTrivialPhis, "trivial-phi removal");
+            // Folding a branch can leave blocks unreachable whose values phis of reachable blocks still
+            // name through the dead edge; the IR is whole again once those blocks are gone, so the two
+            // passes are verified as one step.
             bool changed = FoldConstants(f);
+            RemoveUnreachable(f);
             if (verify)
             {
-                Verifier.Verify(f, "constant folding");
+                Verifier.Verify(f, "constant folding and unreachable-block removal");
             }
-            Step(RemoveUnreachable, "unreachable-block removal");
             if (!changed)
             {
                 break;
@@ -473,12 +476,15 @@ internal static class Passes
         for (int round = 0; round < 8; round++)
         {
             Step(RemoveTrivialPhis, "trivial-phi removal");
+            // Folding a branch can leave blocks unreachable whose values phis of reachable blocks still
+            // name through the dead edge; the IR is whole again once those blocks are gone, so the two
+            // passes are verified as one step.
             bool changed = FoldConstants(f);
+            RemoveUnreachable(f);
             if (verify)
             {
-                Verifier.Verify(f, "constant folding");
+                Verifier.Verify(f, "constant folding and unreachable-block removal");
             }
-            Step(RemoveUnreachable, "unreachable-block removal");
             if (!changed)
             {
                 break;

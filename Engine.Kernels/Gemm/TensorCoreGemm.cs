@@ -19,6 +19,13 @@ internal struct AccumulatorTiles
     private MmaAccumulator _element;
 }
 
+/// <summary>Per-lane offsets computed once before the K loop (copies and ldmatrix rows), in registers.</summary>
+[InlineArray(8)]
+internal struct Offsets
+{
+    private int _element;
+}
+
 /// <summary>A warp's four A fragments (16x16 each) for one k16 step.</summary>
 [InlineArray(4)]
 internal struct FragmentsA
@@ -110,32 +117,16 @@ public static class TensorCoreGemm
     private static int Swizzled<TTile>(int row, int chunk) where TTile : struct, IGemmTile =>
         TTile.BlockK == 32 ? row * 4 + (chunk ^ ((row >> 1) & 3)) : row * 8 + (chunk ^ (row & 7));
 
-    private static void LoadStage<TTile>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<Chunk16> sa, ArrayView<Chunk16> sb,
-        int stage, int kTile, int rowA, int rowB, int chunksPerGlobalRow) where TTile : struct, IGemmTile
-    {
-        int chunksPerRow = TTile.BlockK / 8;
-        int t = Group.IdxX;
-        for (int i = 0; i < BlockM * (TTile.BlockK / 8) / Threads; i++)
-        {
-            int q = t + i * Threads;
-            int row = q / chunksPerRow, chunk = q % chunksPerRow;
-            AsyncCopy.Copy(ref sa[stage * BlockM * chunksPerRow + Swizzled<TTile>(row, chunk)],
-                ref a[(rowA + row) * chunksPerGlobalRow + kTile * chunksPerRow + chunk]);
-        }
-        for (int i = 0; i < ColumnsOf<TTile>() * (TTile.BlockK / 8) / Threads; i++)
-        {
-            int q = t + i * Threads;
-            int row = q / chunksPerRow, chunk = q % chunksPerRow;
-            AsyncCopy.Copy(ref sb[stage * ColumnsOf<TTile>() * chunksPerRow + Swizzled<TTile>(row, chunk)],
-                ref b[(rowB + row) * chunksPerGlobalRow + kTile * chunksPerRow + chunk]);
-        }
-    }
+    /// <summary>log2 of the 16-byte chunks in a stage row: 2 for 32-deep stages, 3 for 64-deep.</summary>
+    private static int ChunkShift<TTile>() where TTile : struct, IGemmTile => TTile.BlockK == 32 ? 2 : 3;
 
     [Kernel]
     internal static void Bf16NtKernel<TTile>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<uint> c, int n, int k)
         where TTile : struct, IGemmTile
     {
-        int stageChunksA = BlockM * (TTile.BlockK / 8), stageChunksB = ColumnsOf<TTile>() * (TTile.BlockK / 8);
+        int chunksPerRow = TTile.BlockK / 8;
+        int stageChunksA = BlockM * chunksPerRow, stageChunksB = ColumnsOf<TTile>() * chunksPerRow;
+        int copiesA = stageChunksA / Threads, copiesB = stageChunksB / Threads;
         ArrayView<Chunk16> shared = SharedMemory.GetDynamic<Chunk16>();
         ArrayView<Chunk16> sa = shared.SubView(0, Stages * stageChunksA);
         ArrayView<Chunk16> sb = shared.SubView(Stages * stageChunksA, Stages * stageChunksB);
@@ -144,19 +135,63 @@ public static class TensorCoreGemm
         int rowA = Grid.IdxY * BlockM, rowB = Grid.IdxX * ColumnsOf<TTile>();
         int chunksPerGlobalRow = k / 8;
         int kTiles = k / TTile.BlockK;
-        int lane = Warp.LaneIdx, warp = Warp.WarpIdx;
+        int t = Group.IdxX, lane = Warp.LaneIdx, warp = Warp.WarpIdx;
         int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 8 * TTile.WarpTilesN;
+
+        // Everything about a lane's addresses that does not change with K, computed once: where each of
+        // its copies lands in a stage and where it reads in the first K tile, and the row and swizzle key
+        // of each ldmatrix. Inside the loop an address is then an add (the stage, the K tile) and an XOR
+        // with the step's constant chunk.
+        Offsets sharedA = default, globalA = default, sharedB = default, globalB = default, rowsA = default, keysA = default, rowsB = default, keysB = default;
+        for (int i = 0; i < 8; i++)
+        {
+            int q = t + i * Threads;
+            int row = q >> ChunkShift<TTile>(), chunk = q & (chunksPerRow - 1);
+            if (i < copiesA)
+            {
+                sharedA[i] = Swizzled<TTile>(row, chunk);
+                globalA[i] = (rowA + row) * chunksPerGlobalRow + chunk;
+            }
+            if (i < copiesB)
+            {
+                sharedB[i] = Swizzled<TTile>(row, chunk);
+                globalB[i] = (rowB + row) * chunksPerGlobalRow + chunk;
+            }
+        }
+        for (int i = 0; i < 4; i++)
+        {
+            // Lanes 0-15 name rows 0-15 at a step's first chunk, lanes 16-31 at its second.
+            int row = warpRow + i * 16 + (lane & 15);
+            rowsA[i] = row << ChunkShift<TTile>();
+            keysA[i] = Swizzled<TTile>(row, lane >> 4) - rowsA[i];
+        }
+        for (int j = 0; j < TTile.WarpTilesN / 2; j++)
+        {
+            // Four 8x8 matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15);
+            // B's rows are n with k contiguous, so the plain (non-transposed) load is the B fragment.
+            int row = warpCol + j * 16 + (lane & 7) + ((lane >> 4) << 3);
+            rowsB[j] = row << ChunkShift<TTile>();
+            keysB[j] = Swizzled<TTile>(row, (lane >> 3) & 1) - rowsB[j];
+        }
 
         for (int s = 0; s < Stages - 1; s++)
         {
             if (s < kTiles)
             {
-                LoadStage<TTile>(a, b, sa, sb, s, s, rowA, rowB, chunksPerGlobalRow);
+                for (int i = 0; i < copiesA; i++)
+                {
+                    AsyncCopy.Copy(ref sa[s * stageChunksA + sharedA[i]], ref a[globalA[i] + s * chunksPerRow]);
+                }
+                for (int i = 0; i < copiesB; i++)
+                {
+                    AsyncCopy.Copy(ref sb[s * stageChunksB + sharedB[i]], ref b[globalB[i] + s * chunksPerRow]);
+                }
             }
             AsyncCopy.Commit();
         }
 
         AccumulatorTiles acc = default;
+        int readStage = 0, writeStage = Stages - 1;
         for (int kt = 0; kt < kTiles; kt++)
         {
             AsyncCopy.Wait(Stages - 2); // Stage kt has landed (for this thread) ...
@@ -164,27 +199,32 @@ public static class TensorCoreGemm
             int next = kt + Stages - 1;
             if (next < kTiles)
             {
-                LoadStage<TTile>(a, b, sa, sb, next % Stages, next, rowA, rowB, chunksPerGlobalRow);
+                int kOffset = next * chunksPerRow;
+                for (int i = 0; i < copiesA; i++)
+                {
+                    AsyncCopy.Copy(ref sa[writeStage * stageChunksA + sharedA[i]], ref a[globalA[i] + kOffset]);
+                }
+                for (int i = 0; i < copiesB; i++)
+                {
+                    AsyncCopy.Copy(ref sb[writeStage * stageChunksB + sharedB[i]], ref b[globalB[i] + kOffset]);
+                }
             }
             AsyncCopy.Commit();
 
-            int stageA = (kt % Stages) * stageChunksA, stageB = (kt % Stages) * stageChunksB;
+            int stageA = readStage * stageChunksA, stageB = readStage * stageChunksB;
             for (int kk = 0; kk < TTile.BlockK / 16; kk++)
             {
                 FragmentsA fa = default;
                 for (int i = 0; i < 4; i++)
                 {
-                    // Lanes 0-15 name rows 0-15 at the step's first chunk, lanes 16-31 at its second.
-                    int row = warpRow + i * 16 + (lane & 15);
-                    fa[i] = TensorCore.LoadMatrixX4(ref sa16[(stageA + Swizzled<TTile>(row, kk * 2 + (lane >> 4))) * 8]);
+                    // The swizzle XORs the chunk with bits of the row; the step's chunk (2kk or 2kk+1) only
+                    // moves bits the key's low bit does not touch, so XOR with 2kk is exact.
+                    fa[i] = TensorCore.LoadMatrixX4(ref sa16[(stageA + rowsA[i] + (keysA[i] ^ (kk * 2))) * 8]);
                 }
                 FragmentsB fb = default;
                 for (int j = 0; j < TTile.WarpTilesN / 2; j++)
                 {
-                    // Four 8x8 matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15);
-                    // B's rows are n with k contiguous, so the plain (non-transposed) load is the B fragment.
-                    int row = warpCol + j * 16 + (lane & 7) + ((lane >> 4) << 3);
-                    MmaFragmentA four = TensorCore.LoadMatrixX4(ref sb16[(stageB + Swizzled<TTile>(row, kk * 2 + ((lane >> 3) & 1))) * 8]);
+                    MmaFragmentA four = TensorCore.LoadMatrixX4(ref sb16[(stageB + rowsB[j] + (keysB[j] ^ (kk * 2))) * 8]);
                     MmaFragmentB low = default, high = default;
                     low.R0 = four.R0;
                     low.R1 = four.R1;
@@ -201,6 +241,8 @@ public static class TensorCoreGemm
                     }
                 }
             }
+            readStage = readStage == Stages - 1 ? 0 : readStage + 1;
+            writeStage = writeStage == Stages - 1 ? 0 : writeStage + 1;
         }
         AsyncCopy.Wait(0);
 
@@ -211,9 +253,9 @@ public static class TensorCoreGemm
             {
                 int row = rowA + warpRow + i * 16 + (lane >> 2);
                 int col = rowB + warpCol + j * 8 + (lane & 3) * 2;
-                MmaAccumulator t = acc[i * TTile.WarpTilesN + j];
-                c[(row * n + col) >> 1] = TensorCore.PackBFloat162(t.C0, t.C1);
-                c[((row + 8) * n + col) >> 1] = TensorCore.PackBFloat162(t.C2, t.C3);
+                MmaAccumulator tile = acc[i * TTile.WarpTilesN + j];
+                c[(row * n + col) >> 1] = TensorCore.PackBFloat162(tile.C0, tile.C1);
+                c[((row + 8) * n + col) >> 1] = TensorCore.PackBFloat162(tile.C2, tile.C3);
             }
         }
     }

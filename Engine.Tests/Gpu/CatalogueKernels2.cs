@@ -1508,4 +1508,38 @@ public static class CatalogueKernels2
         }
         r[i] = h;
     }
+
+    /// <summary>
+    /// Guards that become constant only after unrolling (the GEMM's copy loops have them): folding those
+    /// branches leaves dead blocks whose values phis still name until the dead blocks go.
+    /// </summary>
+    [Kernel]
+    public static void ConstantGuardsAfterUnrolling(ArrayView<int> x, ArrayView<int> r)
+    {
+        int i = Grid.GlobalIndexX;
+        if ((i + 1) * 8 > x.Length)
+        {
+            return;
+        }
+        Int8Regs a = default, b = default;
+        int limit = 3, other = 5;
+        for (int k = 0; k < 8; k++)
+        {
+            int q = i * 8 + k;
+            if (k < limit)
+            {
+                a[k] = x[q] * 2;
+            }
+            if (k < other)
+            {
+                b[k] = x[q] + 1;
+            }
+        }
+        int sum = 0;
+        for (int k = 0; k < 8; k++)
+        {
+            sum += a[k] * 10 + b[k];
+        }
+        r[i] = sum;
+    }
 }

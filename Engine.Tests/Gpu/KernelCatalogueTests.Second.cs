@@ -467,6 +467,8 @@ public partial class KernelCatalogueTests
                     Assert.Equal(Crc(BitConverter.GetBytes(x[k])), r[k]);
                 }
             }),
+        ["guards made constant by unrolling"] = new(K.ConstantGuardsAfterUnrolling, rng =>
+            (Cover(10), [Ints(rng, 80, -1000, 1000), Filled(10, 7)])),
         ["FNV-1a hash with 64-bit multiplies"] = new(K.Fnv1a, rng =>
             (Cover(20), [Ints(rng, 20 * 9, int.MinValue, int.MaxValue), Filled(20, 0ul), 9])),
     };
