@@ -64,6 +64,7 @@ internal sealed class Cli
         root.Add(SftCommand());
         root.Add(EvalCommand());
         root.Add(ChatCommandDef());
+        root.Add(ServeCommand());
         root.Add(ReportCommand());
         root.Add(SpeedrunCommand());
         return root;
@@ -321,6 +322,35 @@ internal sealed class Cli
         {
             ChatCommand.Run(run, p.GetValue(ckpt), p.GetValue(prompt), new SamplingOptions(p.GetValue(temperature), p.GetValue(topK), p.GetValue(seed)),
                 p.GetValue(maxTokens), Console.In, _out);
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command ServeCommand()
+    {
+        var cmd = new Command("serve", "A web chat on http://127.0.0.1:PORT (this machine only): replies stream into the page, calculator calls run as they are written");
+        var ckpt = Opt<string?>("--checkpoint", "Model folder (default: <run>/sft, else <run>/base)", null, false);
+        var port = Opt("--port", "Port on 127.0.0.1 (0 picks a free one)", 8000);
+        var temperature = Opt("--temperature", "Sampling temperature (0: always the most likely token)", 0.6);
+        var topK = Opt("--top-k", "Sample among the K most likely tokens (0: all)", 50);
+        var maxTokens = Opt("--max-tokens", "Longest reply, in tokens", 256);
+        cmd.Add(ckpt); cmd.Add(port); cmd.Add(temperature); cmd.Add(topK); cmd.Add(maxTokens);
+        cmd.SetAction(Guard((p, run) =>
+        {
+            using var stop = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+            var server = Serve.ChatServer.StartAsync(run, p.GetValue(ckpt), p.GetValue(port),
+                new SamplingOptions(p.GetValue(temperature), p.GetValue(topK), 0), p.GetValue(maxTokens)).GetAwaiter().GetResult();
+            Log($"chat at {server.Url}/ (Ctrl+C stops)");
+            try
+            {
+                server.WaitAsync(stop.Token).GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return Ok;
         }));
         return cmd;
