@@ -54,6 +54,18 @@ public static class MemoryKernels
     private static uint ScalePair(uint p, float s) =>
         TensorCore.PackBFloat162(TensorCore.UnpackBFloat16(p, false) * s, TensorCore.UnpackBFloat16(p, true) * s);
 
+    private static float Squares(Bf16x8 p) => Squares(p.P0) + Squares(p.P1) + Squares(p.P2) + Squares(p.P3);
+
+    private static Bf16x8 Scale(Bf16x8 p, float s)
+    {
+        Bf16x8 r;
+        r.P0 = ScalePair(p.P0, s);
+        r.P1 = ScalePair(p.P1, s);
+        r.P2 = ScalePair(p.P2, s);
+        r.P3 = ScalePair(p.P3, s);
+        return r;
+    }
+
     /// <summary>The sum of <paramref name="value"/> over the warp, returned to every lane.</summary>
     private static float WarpSum(float value)
     {
@@ -87,7 +99,7 @@ public static class MemoryKernels
         for (int i = Warp.LaneIdx; i < packsPerRow; i += Warp.WarpSize)
         {
             Bf16x8 p = input[i];
-            squares += Squares(p.P0) + Squares(p.P1) + Squares(p.P2) + Squares(p.P3);
+            squares += Squares(p);
         }
         float total = WarpSum(squares);
         float scale = 1f / MathF.Sqrt(total / (packsPerRow * 8) + epsilon);
@@ -98,12 +110,7 @@ public static class MemoryKernels
         for (int i = Warp.LaneIdx; i < packsPerRow; i += Warp.WarpSize)
         {
             Bf16x8 p = input[i];
-            Bf16x8 r;
-            r.P0 = ScalePair(p.P0, scale);
-            r.P1 = ScalePair(p.P1, scale);
-            r.P2 = ScalePair(p.P2, scale);
-            r.P3 = ScalePair(p.P3, scale);
-            output[i] = r;
+            output[i] = Scale(p, scale);
         }
     }
 
@@ -129,7 +136,7 @@ public static class MemoryKernels
         for (int k = 0; k < TPacks.Count; k++)
         {
             Bf16x8 p = packs[k]; // Zero beyond the row: adds nothing.
-            squares += Squares(p.P0) + Squares(p.P1) + Squares(p.P2) + Squares(p.P3);
+            squares += Squares(p);
         }
         float total = WarpSum(squares);
         float scale = 1f / MathF.Sqrt(total / (packsPerRow * 8) + epsilon);
@@ -143,12 +150,7 @@ public static class MemoryKernels
             if (i < packsPerRow)
             {
                 Bf16x8 p = packs[k];
-                Bf16x8 r;
-                r.P0 = ScalePair(p.P0, scale);
-                r.P1 = ScalePair(p.P1, scale);
-                r.P2 = ScalePair(p.P2, scale);
-                r.P3 = ScalePair(p.P3, scale);
-                output[i] = r;
+                output[i] = Scale(p, scale);
             }
         }
     }
