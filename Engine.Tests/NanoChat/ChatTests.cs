@@ -50,6 +50,34 @@ public class ChatTests(MicroRun micro) : IClassFixture<MicroRun>
     }
 
     [Fact]
+    public void Pretraining_text_rows_join_an_sft_batch_with_every_position_a_target()
+    {
+        var format = new ChatFormat(micro.Tokenizer);
+        var rendered = format.Render(new Conversation([Message.User("What is 2+3?"), Message.Assistant("5")]));
+        var (x, y, t, targets) = SftTraining.Collate([rendered], maxLen: 64, padId: format.Bos);
+        string[] shards = Directory.GetFiles(micro.Run.ShardDir, "train_*.bin");
+        using var loader = new Engine.Data.BatchLoader(shards, format.Bos, batchSize: 2, sequenceLength: 64);
+        using var reference = new Engine.Data.BatchLoader(shards, format.Bos, batchSize: 2, sequenceLength: 64);
+        var (rx, ry) = reference.Next();
+        long[] refX = rx.ToArray<long>(), refY = ry.ToArray<long>();
+        rx.Dispose();
+        ry.Dispose();
+
+        var (mx, my, mixedTargets) = SftTraining.AppendText(loader, x, y, t, targets);
+        Assert.Equal(3 * t, mx.Length);
+        Assert.Equal(targets + 2 * t, mixedTargets);
+        Assert.Equal(x, mx[..t]);                      // the conversation row is untouched
+        Assert.Equal(y, my[..t]);
+        for (int r = 0; r < 2; r++)
+        {
+            // Each text row is the loader's row cut to the batch's length, every position trained.
+            Assert.Equal(refX[(r * 64)..(r * 64 + t)], mx[((r + 1) * t)..((r + 2) * t)]);
+            Assert.Equal(refY[(r * 64)..(r * 64 + t)], my[((r + 1) * t)..((r + 2) * t)]);
+            Assert.DoesNotContain(-1L, my[((r + 1) * t)..((r + 2) * t)]);
+        }
+    }
+
+    [Fact]
     public void Chat_data_jsonl_reads_strings_and_tool_parts()
     {
         var c = Conversation.FromJson("""{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": [{"type": "python", "text": "2+2"}, {"type": "python_output", "text": "4"}, {"type": "text", "text": "4"}]}]}""");

@@ -280,13 +280,15 @@ internal sealed class Cli
         var chatData = new Option<string[]>("--chat-data") { Description = ".jsonl files of {\"messages\": [{\"role\": ..., \"content\": ...}]} mixed in at 30%", AllowMultipleArgumentsPerToken = true };
         var from = Opt<string?>("--from", "Base checkpoint folder (default: <run>/base)", null, false);
         var seed = Opt("--seed", "Seed of the generated tasks and their mixture", 1234);
-        cmd.Add(steps); cmd.Add(batch); cmd.Add(lr); cmd.Add(chatData); cmd.Add(from); cmd.Add(seed);
+        var textFraction = Opt("--text-fraction", "Share of each batch's rows that are pretraining text (loss on every token), so SFT keeps what pretraining learned; 0 for conversations only", new SftOptions().TextFraction);
+        cmd.Add(steps); cmd.Add(batch); cmd.Add(lr); cmd.Add(chatData); cmd.Add(from); cmd.Add(seed); cmd.Add(textFraction);
         cmd.SetAction(Guard((p, run) =>
         {
             SftTraining.Run(run, new SftOptions
             {
                 Steps = p.GetValue(steps), Batch = p.GetValue(batch), LrFraction = p.GetValue(lr),
                 ChatData = p.GetValue(chatData) ?? [], From = p.GetValue(from), Seed = p.GetValue(seed),
+                TextFraction = p.GetValue(textFraction),
             }, Log, _cancellation);
             return _cancellation.IsCancellationRequested ? Interrupted : Ok;
         }));

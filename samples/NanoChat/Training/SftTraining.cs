@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Engine;
 using Engine.Autograd;
+using Engine.Data;
 using Engine.IO;
 using Engine.Optim;
 using NanoChat.Chat;
@@ -20,6 +21,11 @@ internal sealed record SftOptions
     public IReadOnlyList<string> ChatData { get; init; } = [];
     public string? From { get; init; }
     public int LogEvery { get; init; } = 10;
+    /// <summary>
+    /// The share of each batch's rows that are plain pretraining text (loss on every token) rather than
+    /// conversations, so fine-tuning does not wash out what pretraining learned; 0 turns it off.
+    /// </summary>
+    public double TextFraction { get; init; } = 0.25;
 }
 
 /// <summary>
@@ -74,6 +80,10 @@ internal static class SftTraining
         var schedule = new LrSchedule(o.Steps, WarmupSteps: 0, WarmdownRatio: 1.0);
         using var stream = suite.Mixture(o.Seed, userData).GetEnumerator();
         int seq = model.Config.SequenceLen;
+        int textRows = (int)Math.Round(o.Batch * Math.Clamp(o.TextFraction, 0, 1));
+        using BatchLoader? text = textRows == 0 ? null : TextLoader(run, format.Bos, textRows, seq, log);
+        if (text is null) textRows = 0;
+        int chatRows = o.Batch - textRows;
 
         Directory.CreateDirectory(run.LogDir);
         using var csv = new StreamWriter(Path.Combine(run.LogDir, "sft.csv"));
@@ -86,14 +96,16 @@ internal static class SftTraining
             for (; s < o.Steps && !cancellation.IsCancellationRequested; s++)
             {
                 var clock = Stopwatch.StartNew();
-                var rows = new List<(List<int>, List<byte>)>(o.Batch);
-                while (rows.Count < o.Batch)
+                var rows = new List<(List<int>, List<byte>)>(chatRows);
+                while (rows.Count < chatRows)
                 {
                     stream.MoveNext();
                     rows.Add(format.Render(stream.Current));
                 }
                 var (x, y, t, targets) = Collate(rows, seq, format.Bos);
-                if (targets == 0) continue;
+                int assistantTargets = targets;
+                if (text is not null) (x, y, targets) = AppendText(text, x, y, t, targets);
+                if (assistantTargets == 0) continue;
                 double loss;
                 using (var scope = new TensorScope())
                 {
@@ -107,7 +119,7 @@ internal static class SftTraining
                 optimizers.ZeroGrad();
                 double seconds = clock.Elapsed.TotalSeconds;
                 trainSeconds += seconds;
-                targetsSeen += targets;
+                targetsSeen += assistantTargets;
                 tokensSeen += (long)o.Batch * t;
                 lastLoss = loss;
                 double tps = o.Batch * t / seconds;
@@ -139,6 +151,42 @@ internal static class SftTraining
         };
         new MetricsStore(run.MetricsDir).Write("sft", metrics);
         return metrics;
+    }
+
+    /// <summary>Rows of the pretraining shards for mixing into SFT, or null (with a note) when the run has none.</summary>
+    private static BatchLoader? TextLoader(RunLayout run, int bos, int rows, int seq, Action<string> log)
+    {
+        string[] shards = Directory.Exists(run.ShardDir) ? Directory.GetFiles(run.ShardDir, "train_*.bin") : [];
+        if (shards.Length == 0)
+        {
+            log($"no pretraining shards in {run.ShardDir}: SFT runs on conversations only");
+            return null;
+        }
+        Array.Sort(shards, StringComparer.Ordinal);
+        return new BatchLoader(shards, bos, rows, seq);
+    }
+
+    /// <summary>
+    /// Appends the loader's next text rows to a collated chat batch, cut to the chat rows' length
+    /// <paramref name="t"/>; every text position is a target.
+    /// </summary>
+    internal static (long[] X, long[] Y, int Targets) AppendText(BatchLoader text, long[] x, long[] y, int t, int targets)
+    {
+        var (inputs, outputs) = text.Next();
+        long[] tx = inputs.ToArray<long>(), ty = outputs.ToArray<long>();
+        inputs.Dispose();
+        outputs.Dispose();
+        int rows = text.BatchSize, seq = text.SequenceLength;
+        var xs = new long[x.Length + rows * t];
+        var ys = new long[y.Length + rows * t];
+        x.CopyTo(xs, 0);
+        y.CopyTo(ys, 0);
+        for (int r = 0; r < rows; r++)
+        {
+            Array.Copy(tx, r * seq, xs, x.Length + r * t, t);
+            Array.Copy(ty, r * seq, ys, y.Length + r * t, t);
+        }
+        return (xs, ys, targets + rows * t);
     }
 
     /// <summary>Mean assistant-token loss on 32 held-out examples of each task.</summary>
