@@ -114,7 +114,7 @@ public static class TensorCoreGemm
     /// 4 chunks (64 bytes) XOR with (row/2) mod 4, rows of 8 chunks (128 bytes) with row mod 8, so the
     /// eight rows one ldmatrix reads at one chunk column land in eight different 16-byte bank groups.
     /// </summary>
-    private static int Swizzled<TTile>(int row, int chunk) where TTile : struct, IGemmTile =>
+    internal static int Swizzled<TTile>(int row, int chunk) where TTile : struct, IGemmTile =>
         TTile.BlockK == 32 ? row * 4 + (chunk ^ ((row >> 1) & 3)) : row * 8 + (chunk ^ (row & 7));
 
     /// <summary>log2 of the 16-byte chunks in a stage row: 2 for 32-deep stages, 3 for 64-deep.</summary>

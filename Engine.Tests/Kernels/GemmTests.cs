@@ -102,6 +102,39 @@ public class GemmTests
     }
 
     [Fact]
+    public void TheSharedMemorySwizzleIsFreeOfBankConflicts()
+    {
+        // Shared memory serves 128 bytes a cycle: eight 16-byte bank groups. An ldmatrix phase reads eight
+        // 16-byte rows at one chunk column, and eight consecutive threads' cp.async writes fill eight
+        // consecutive chunks: each must touch eight different groups, and each row must keep every chunk.
+        CheckSwizzle(TensorCoreGemm.Swizzled<Tile128x128x32>, chunksPerRow: 4);
+        CheckSwizzle(TensorCoreGemm.Swizzled<Tile128x128x64>, chunksPerRow: 8);
+        CheckSwizzle(TensorCoreGemm.Swizzled<Tile128x256x64>, chunksPerRow: 8);
+    }
+
+    private static void CheckSwizzle(Func<int, int, int> swizzled, int chunksPerRow)
+    {
+        for (int row = 0; row < 256; row++)
+        {
+            var placed = Enumerable.Range(0, chunksPerRow).Select(c => swizzled(row, c)).ToHashSet();
+            Assert.Equal(Enumerable.Range(row * chunksPerRow, chunksPerRow), placed.Order());
+        }
+        for (int first = 0; first < 256; first += 8)
+        {
+            for (int chunk = 0; chunk < chunksPerRow; chunk++)
+            {
+                var groups = Enumerable.Range(first, 8).Select(row => swizzled(row, chunk) % 8).Distinct().Count();
+                Assert.True(groups == 8, $"rows {first}..{first + 7}, chunk {chunk}: {groups} bank groups (ldmatrix)");
+            }
+        }
+        for (int q = 0; q < 256 * chunksPerRow; q += 8)
+        {
+            var groups = Enumerable.Range(q, 8).Select(k => swizzled(k / chunksPerRow, k % chunksPerRow) % 8).Distinct().Count();
+            Assert.True(groups == 8, $"copies {q}..{q + 7}: {groups} bank groups (cp.async)");
+        }
+    }
+
+    [Fact]
     public void BadShapesSayWhatIsWrong()
     {
         using var cpu = new CpuAccelerator(32);
