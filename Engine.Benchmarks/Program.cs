@@ -4,7 +4,8 @@ namespace Engine.Benchmarks;
 
 /// <summary>
 /// BenchmarkDotNet's command line for the CPU benchmarks (for example <c>--filter '*Sgemm*'</c>); the GPU
-/// benchmarks are their own commands, timed with CUDA events: <c>gpu-memory</c> and <c>gpu-gemm</c>.
+/// benchmarks are their own commands, timed with CUDA events: <c>gpu-memory</c>, <c>gpu-gemm</c> and
+/// <c>gpu-attention</c>; <c>compile</c> times the kernel compiler and its disk cache (no GPU needed).
 /// </summary>
 public static class Program
 {
@@ -17,6 +18,14 @@ public static class Program
         if (args.Length > 0 && args[0] == "gpu-gemm")
         {
             return GpuGemmBenchmark.Run(args[1..]);
+        }
+        if (args.Length > 0 && args[0] == "gpu-attention")
+        {
+            return GpuAttentionBenchmark.Run(args[1..]);
+        }
+        if (args.Length > 0 && args[0] == "compile")
+        {
+            return CompileBenchmark.Run(args[1..]);
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

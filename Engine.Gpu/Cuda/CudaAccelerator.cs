@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 using Engine.Gpu.Cuda;
@@ -31,6 +32,7 @@ public sealed unsafe class CudaAccelerator : Accelerator
     private const int JitErrorLogBufferSize = 6;
 
     private readonly Dictionary<CompiledKernel, (nint Module, nint Function, int DynamicLimit)> _functions = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<CompiledKernel, string> _cachedPtx = new();
     private readonly int _device;
     private nint _context;
 
@@ -168,10 +170,10 @@ public sealed unsafe class CudaAccelerator : Accelerator
             CudaDriver.Check(CudaDriver.cuFuncSetAttribute(loaded.Function, FuncAttrMaxDynamicShared, config.DynamicSharedBytes), "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)");
             _functions[kernel] = loaded with { DynamicLimit = config.DynamicSharedBytes };
         }
-        var parameters = kernel.Function.Params;
-        long* values = stackalloc long[Math.Max(1, parameters.Count)];
-        void** pointers = stackalloc void*[Math.Max(1, parameters.Count)];
-        for (int k = 0; k < parameters.Count; k++)
+        int slots = kernel.ParameterSlots;
+        long* values = stackalloc long[Math.Max(1, slots)];
+        void** pointers = stackalloc void*[Math.Max(1, slots)];
+        for (int k = 0; k < slots; k++)
         {
             values[k] = arguments[k];
             pointers[k] = &values[k]; // Little-endian: a 4-byte parameter reads the low half.
@@ -182,9 +184,24 @@ public sealed unsafe class CudaAccelerator : Accelerator
             (uint)config.DynamicSharedBytes, CurrentStream?.Handle ?? 0, pointers, null), $"cuLaunchKernel({kernel.Name})");
     }
 
+    /// <summary>
+    /// A kernel whose PTX is in the disk cache is loaded from there without translating its IL (the cache
+    /// stores only kernels that compiled, so there is no error left to surface); any other is compiled now.
+    /// </summary>
+    private protected override CompiledKernel CompileMethod(MethodInfo method)
+    {
+        if (PtxDiskCache.Default is { } cache && cache.TryGet(method, new PtxTarget(Info.ComputeCapability)) is { } ptx)
+        {
+            CompiledKernel kernel = KernelCompiler.Deferred(method);
+            _cachedPtx[kernel] = ptx;
+            return kernel;
+        }
+        return KernelCompiler.Compile(method);
+    }
+
     private (nint Module, nint Function, int DynamicLimit) LoadModule(CompiledKernel kernel)
     {
-        string ptx = PtxDiskCache.Get(kernel.Method, new PtxTarget(Info.ComputeCapability));
+        string ptx = _cachedPtx.TryRemove(kernel, out string? cached) ? cached : PtxDiskCache.Get(kernel.Method, new PtxTarget(Info.ComputeCapability));
         byte[] image = Encoding.UTF8.GetBytes(ptx + "\0");
         const int logSize = 16 * 1024;
         byte* log = stackalloc byte[logSize];

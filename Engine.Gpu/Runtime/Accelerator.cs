@@ -43,8 +43,11 @@ public abstract class Accelerator : IDisposable
         {
             throw new ArgumentException($"The kernel {method.Name} must be a static method marked [Kernel], not a lambda or instance method.", nameof(kernel));
         }
-        return KernelCompiler.Compile(method);
+        return CompileMethod(method);
     }
+
+    /// <summary>The backend's way to get a kernel ready: by default the IR, built now so errors surface before any launch.</summary>
+    private protected virtual CompiledKernel CompileMethod(MethodInfo method) => KernelCompiler.Compile(method);
 
     /// <summary>Runs a compiled kernel with its flattened arguments.</summary>
     internal abstract void Launch(CompiledKernel kernel, KernelConfig config, long[] arguments);
@@ -84,7 +87,7 @@ public abstract class Accelerator : IDisposable
         CompiledKernel compiled = Compile(kernel);
         return (config, a1) =>
         {
-            var args = new long[compiled.Function.Params.Count];
+            var args = new long[compiled.ParameterSlots];
             int position = 0;
             KernelArguments.Write(a1, args, ref position);
             Launch(compiled, config, args);
@@ -103,7 +106,7 @@ public abstract class Accelerator : IDisposable
         CompiledKernel compiled = Compile(kernel);
         return (config, a1, a2) =>
         {
-            var args = new long[compiled.Function.Params.Count];
+            var args = new long[compiled.ParameterSlots];
             int position = 0;
             KernelArguments.Write(a1, args, ref position);
             KernelArguments.Write(a2, args, ref position);
@@ -124,7 +127,7 @@ public abstract class Accelerator : IDisposable
         CompiledKernel compiled = Compile(kernel);
         return (config, a1, a2, a3) =>
         {
-            var args = new long[compiled.Function.Params.Count];
+            var args = new long[compiled.ParameterSlots];
             int position = 0;
             KernelArguments.Write(a1, args, ref position);
             KernelArguments.Write(a2, args, ref position);
@@ -147,7 +150,7 @@ public abstract class Accelerator : IDisposable
         CompiledKernel compiled = Compile(kernel);
         return (config, a1, a2, a3, a4) =>
         {
-            var args = new long[compiled.Function.Params.Count];
+            var args = new long[compiled.ParameterSlots];
             int position = 0;
             KernelArguments.Write(a1, args, ref position);
             KernelArguments.Write(a2, args, ref position);
@@ -172,7 +175,7 @@ public abstract class Accelerator : IDisposable
         CompiledKernel compiled = Compile(kernel);
         return (config, a1, a2, a3, a4, a5) =>
         {
-            var args = new long[compiled.Function.Params.Count];
+            var args = new long[compiled.ParameterSlots];
             int position = 0;
             KernelArguments.Write(a1, args, ref position);
             KernelArguments.Write(a2, args, ref position);
@@ -199,7 +202,7 @@ public abstract class Accelerator : IDisposable
         CompiledKernel compiled = Compile(kernel);
         return (config, a1, a2, a3, a4, a5, a6) =>
         {
-            var args = new long[compiled.Function.Params.Count];
+            var args = new long[compiled.ParameterSlots];
             int position = 0;
             KernelArguments.Write(a1, args, ref position);
             KernelArguments.Write(a2, args, ref position);
@@ -228,7 +231,7 @@ public abstract class Accelerator : IDisposable
         CompiledKernel compiled = Compile(kernel);
         return (config, a1, a2, a3, a4, a5, a6, a7) =>
         {
-            var args = new long[compiled.Function.Params.Count];
+            var args = new long[compiled.ParameterSlots];
             int position = 0;
             KernelArguments.Write(a1, args, ref position);
             KernelArguments.Write(a2, args, ref position);
@@ -259,7 +262,7 @@ public abstract class Accelerator : IDisposable
         CompiledKernel compiled = Compile(kernel);
         return (config, a1, a2, a3, a4, a5, a6, a7, a8) =>
         {
-            var args = new long[compiled.Function.Params.Count];
+            var args = new long[compiled.ParameterSlots];
             int position = 0;
             KernelArguments.Write(a1, args, ref position);
             KernelArguments.Write(a2, args, ref position);

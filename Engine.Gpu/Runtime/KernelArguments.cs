@@ -62,7 +62,7 @@ internal static class KernelArguments
         {
             throw new ArgumentException($"{kernel.Name} takes {kernel.ParameterTypes.Length} arguments; {args.Length} were given.");
         }
-        var result = new long[kernel.Function.Params.Count];
+        var result = new long[kernel.ParameterSlots];
         int position = 0;
         for (int k = 0; k < args.Length; k++)
         {

@@ -88,6 +88,19 @@ internal sealed class PtxDiskCache
         return ptx;
     }
 
+    /// <summary>The cached PTX of <paramref name="kernel"/> for <paramref name="target"/>, or null (nothing is compiled).</summary>
+    /// <param name="kernel">The kernel method (closed if generic).</param>
+    /// <param name="target">The target.</param>
+    public string? TryGet(MethodInfo kernel, PtxTarget target)
+    {
+        string? cached = TryRead(PathOf(kernel, target.CacheKey));
+        if (cached is not null)
+        {
+            Interlocked.Increment(ref _hits);
+        }
+        return cached;
+    }
+
     /// <summary>The PTX of <paramref name="kernel"/> for <paramref name="target"/>: from this cache, or compiled and stored.</summary>
     public string GetOrCompile(MethodInfo kernel, PtxTarget target, out bool hit) =>
         GetOrAdd(kernel, target.CacheKey, () => Compile(kernel, target), out hit);
