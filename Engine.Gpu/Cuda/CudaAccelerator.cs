@@ -14,6 +14,15 @@ namespace Engine.Gpu;
 /// <param name="Multiprocessors">Streaming multiprocessors.</param>
 public sealed record CudaDeviceInfo(int Ordinal, string Name, int ComputeCapability, long TotalMemoryBytes, int Multiprocessors);
 
+/// <summary>What the driver reports about one loaded kernel (cuFuncGetAttribute).</summary>
+/// <param name="Registers">Registers per thread.</param>
+/// <param name="StaticSharedBytes">Statically allocated shared memory per group.</param>
+/// <param name="LocalBytes">Local memory per thread (spills and stack; 0 when everything stayed in registers).</param>
+/// <param name="MaxGroupSize">The largest group this kernel can launch with, given its registers.</param>
+/// <param name="PtxVersion">The PTX ISA version it was written for, times 10.</param>
+/// <param name="BinaryVersion">The SASS architecture it was compiled to, times 10.</param>
+public sealed record CudaKernelInfo(int Registers, int StaticSharedBytes, int LocalBytes, int MaxGroupSize, int PtxVersion, int BinaryVersion);
+
 /// <summary>
 /// An NVIDIA GPU through the CUDA driver API: kernels are compiled to PTX and JIT-compiled by the driver.
 /// Construction fails with a <see cref="CudaException"/> that says why when there is no driver or GPU;
@@ -27,6 +36,13 @@ public sealed unsafe class CudaAccelerator : Accelerator
     private const int AttrMajor = 75;
     private const int AttrMinor = 76;
     private const int AttrMaxSharedOptin = 97;
+    private const int AttrMaxThreadsPerMultiprocessor = 39;
+    private const int FuncAttrMaxThreadsPerBlock = 0;
+    private const int FuncAttrSharedBytes = 1;
+    private const int FuncAttrLocalBytes = 3;
+    private const int FuncAttrRegisters = 4;
+    private const int FuncAttrPtxVersion = 5;
+    private const int FuncAttrBinaryVersion = 6;
     private const int FuncAttrMaxDynamicShared = 8;
     private const int JitErrorLogBuffer = 5;
     private const int JitErrorLogBufferSize = 6;
@@ -59,6 +75,93 @@ public sealed unsafe class CudaAccelerator : Accelerator
         WarpSize = Attribute(device, AttrWarpSize);
         MaxGroupSize = Attribute(device, AttrMaxThreadsPerBlock);
         MaxSharedBytesPerGroup = Attribute(device, AttrMaxSharedOptin);
+        MaxThreadsPerMultiprocessor = Attribute(device, AttrMaxThreadsPerMultiprocessor);
+    }
+
+    /// <summary>The most threads one multiprocessor keeps resident.</summary>
+    public int MaxThreadsPerMultiprocessor { get; }
+
+    /// <summary>Registers, shared and local memory of <paramref name="kernel"/> as the driver compiled it (loading it if needed).</summary>
+    /// <param name="kernel">A static [Kernel] method.</param>
+    public CudaKernelInfo GetKernelInfo(Delegate kernel)
+    {
+        nint function = Loaded(kernel, 0);
+        int Get(int attribute)
+        {
+            int value;
+            CudaDriver.Check(CudaDriver.cuFuncGetAttribute(&value, attribute, function), "cuFuncGetAttribute");
+            return value;
+        }
+        return new CudaKernelInfo(Get(FuncAttrRegisters), Get(FuncAttrSharedBytes), Get(FuncAttrLocalBytes), Get(FuncAttrMaxThreadsPerBlock),
+            Get(FuncAttrPtxVersion), Get(FuncAttrBinaryVersion));
+    }
+
+    /// <summary>
+    /// How many groups of <paramref name="groupSize"/> threads with <paramref name="dynamicSharedBytes"/> of
+    /// dynamic shared memory fit on one multiprocessor at once (cuOccupancyMaxActiveBlocksPerMultiprocessor).
+    /// </summary>
+    /// <param name="kernel">A static [Kernel] method.</param>
+    /// <param name="groupSize">Threads per group.</param>
+    /// <param name="dynamicSharedBytes">Dynamic shared memory per group.</param>
+    public int MaxActiveGroupsPerMultiprocessor(Delegate kernel, int groupSize, int dynamicSharedBytes = 0)
+    {
+        if (groupSize <= 0 || groupSize > MaxGroupSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"A group has 1 to {MaxGroupSize} threads on {Name}.");
+        }
+        nint function = Loaded(kernel, dynamicSharedBytes);
+        int groups;
+        CudaDriver.Check(CudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(&groups, function, groupSize, (nuint)dynamicSharedBytes),
+            "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+        return groups;
+    }
+
+    /// <summary>The fraction of a multiprocessor's thread slots the launch keeps busy: resident groups times group size over the maximum.</summary>
+    /// <param name="kernel">A static [Kernel] method.</param>
+    /// <param name="groupSize">Threads per group.</param>
+    /// <param name="dynamicSharedBytes">Dynamic shared memory per group.</param>
+    public double Occupancy(Delegate kernel, int groupSize, int dynamicSharedBytes = 0) =>
+        (double)MaxActiveGroupsPerMultiprocessor(kernel, groupSize, dynamicSharedBytes) * groupSize / MaxThreadsPerMultiprocessor;
+
+    /// <summary>
+    /// The group size that maximises occupancy for <paramref name="kernel"/>, and the fewest groups that fill
+    /// the device at that size (cuOccupancyMaxPotentialBlockSize, with a fixed dynamic shared size).
+    /// </summary>
+    /// <param name="kernel">A static [Kernel] method.</param>
+    /// <param name="dynamicSharedBytes">Dynamic shared memory per group, whatever its size.</param>
+    public (int GroupSize, int MinGridSize) SuggestGroupSize(Delegate kernel, int dynamicSharedBytes = 0)
+    {
+        nint function = Loaded(kernel, dynamicSharedBytes);
+        int grid, group;
+        CudaDriver.Check(CudaDriver.cuOccupancyMaxPotentialBlockSize(&grid, &group, function, 0, (nuint)dynamicSharedBytes, 0), "cuOccupancyMaxPotentialBlockSize");
+        return (group, grid);
+    }
+
+    /// <summary>The driver function of <paramref name="kernel"/>, loaded and opted in to <paramref name="dynamicSharedBytes"/>.</summary>
+    private nint Loaded(Delegate kernel, int dynamicSharedBytes)
+    {
+        if (dynamicSharedBytes < 0 || dynamicSharedBytes > MaxSharedBytesPerGroup)
+        {
+            throw new ArgumentOutOfRangeException(nameof(dynamicSharedBytes), dynamicSharedBytes, $"{Name} allows 0 to {MaxSharedBytesPerGroup} bytes of shared memory per group.");
+        }
+        return Loaded(Compile(kernel), dynamicSharedBytes);
+    }
+
+    private nint Loaded(CompiledKernel compiled, int dynamicSharedBytes)
+    {
+        MakeCurrent();
+        if (!_functions.TryGetValue(compiled, out var loaded))
+        {
+            loaded = LoadModule(compiled);
+            _functions[compiled] = loaded;
+        }
+        if (dynamicSharedBytes > loaded.DynamicLimit)
+        {
+            // Beyond 48 KB a kernel must opt in to its dynamic shared memory.
+            CudaDriver.Check(CudaDriver.cuFuncSetAttribute(loaded.Function, FuncAttrMaxDynamicShared, dynamicSharedBytes), "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)");
+            _functions[compiled] = loaded with { DynamicLimit = dynamicSharedBytes };
+        }
+        return loaded.Function;
     }
 
     /// <summary>Why no CUDA device can be used here, or null when one can.</summary>
@@ -158,18 +261,7 @@ public sealed unsafe class CudaAccelerator : Accelerator
         {
             throw new ArgumentException($"{kernel.Name} asks for {config.DynamicSharedBytes} bytes of dynamic shared memory; {Name} allows {MaxSharedBytesPerGroup} per group.");
         }
-        MakeCurrent();
-        if (!_functions.TryGetValue(kernel, out var loaded))
-        {
-            loaded = LoadModule(kernel);
-            _functions[kernel] = loaded;
-        }
-        if (config.DynamicSharedBytes > 48 * 1024 && config.DynamicSharedBytes > loaded.DynamicLimit)
-        {
-            // Beyond 48 KB a kernel must opt in to its dynamic shared memory.
-            CudaDriver.Check(CudaDriver.cuFuncSetAttribute(loaded.Function, FuncAttrMaxDynamicShared, config.DynamicSharedBytes), "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)");
-            _functions[kernel] = loaded with { DynamicLimit = config.DynamicSharedBytes };
-        }
+        nint function = Loaded(kernel, config.DynamicSharedBytes);
         int slots = kernel.ParameterSlots;
         long* values = stackalloc long[Math.Max(1, slots)];
         void** pointers = stackalloc void*[Math.Max(1, slots)];
@@ -178,7 +270,7 @@ public sealed unsafe class CudaAccelerator : Accelerator
             values[k] = arguments[k];
             pointers[k] = &values[k]; // Little-endian: a 4-byte parameter reads the low half.
         }
-        CudaDriver.Check(CudaDriver.cuLaunchKernel(loaded.Function,
+        CudaDriver.Check(CudaDriver.cuLaunchKernel(function,
             (uint)config.GridDim.X, (uint)config.GridDim.Y, (uint)config.GridDim.Z,
             (uint)config.GroupDim.X, (uint)config.GroupDim.Y, (uint)config.GroupDim.Z,
             (uint)config.DynamicSharedBytes, CurrentStream?.Handle ?? 0, pointers, null), $"cuLaunchKernel({kernel.Name})");

@@ -40,6 +40,9 @@ internal static unsafe class CudaDriver
     public static delegate* unmanaged<nint, nint, int> cuEventRecord;
     public static delegate* unmanaged<nint, int> cuEventSynchronize;
     public static delegate* unmanaged<float*, nint, nint, int> cuEventElapsedTime;
+    public static delegate* unmanaged<int*, int, nint, int> cuFuncGetAttribute;
+    public static delegate* unmanaged<int*, nint, int, nuint, int> cuOccupancyMaxActiveBlocksPerMultiprocessor;
+    public static delegate* unmanaged<int*, int*, nint, nint, nuint, int, int> cuOccupancyMaxPotentialBlockSize;
     public static delegate* unmanaged<int, byte**, int> cuGetErrorName;
     public static delegate* unmanaged<int, byte**, int> cuGetErrorString;
 
@@ -81,6 +84,9 @@ internal static unsafe class CudaDriver
             cuEventRecord = (delegate* unmanaged<nint, nint, int>)Export("cuEventRecord");
             cuEventSynchronize = (delegate* unmanaged<nint, int>)Export("cuEventSynchronize");
             cuEventElapsedTime = (delegate* unmanaged<float*, nint, nint, int>)Export("cuEventElapsedTime");
+            cuFuncGetAttribute = (delegate* unmanaged<int*, int, nint, int>)Export("cuFuncGetAttribute");
+            cuOccupancyMaxActiveBlocksPerMultiprocessor = (delegate* unmanaged<int*, nint, int, nuint, int>)Export("cuOccupancyMaxActiveBlocksPerMultiprocessor");
+            cuOccupancyMaxPotentialBlockSize = (delegate* unmanaged<int*, int*, nint, nint, nuint, int, int>)Export("cuOccupancyMaxPotentialBlockSize");
             cuGetErrorName = (delegate* unmanaged<int, byte**, int>)Export("cuGetErrorName");
             cuGetErrorString = (delegate* unmanaged<int, byte**, int>)Export("cuGetErrorString");
         }
