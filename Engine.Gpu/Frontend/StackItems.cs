@@ -76,3 +76,17 @@ internal sealed class SpanItem(RefItem buffer, Type elementType, int length) : I
 
     public int Length { get; } = length;
 }
+
+/// <summary>A System.Type known at compile time (<c>typeof</c>): only compared, never materialised.</summary>
+internal sealed class TypeItem(Type type) : Item
+{
+    public Type Type { get; } = type;
+}
+
+/// <summary>A value boxed at compile time: it can only be unboxed again as its own type.</summary>
+internal sealed class BoxItem(Type type, Item value) : Item
+{
+    public Type Type { get; } = type;
+
+    public Item Value { get; } = value;
+}

@@ -45,7 +45,7 @@ internal sealed partial class Translator
             _stack.Push(ret == typeof(Half) ? new StructItem(typeof(Half), [result]) : new ScalarItem(result));
             return;
         }
-        if (TrySpecialMethod(m, args))
+        if (TrySpecialMethod(m, args) || TryTypeMethod(m, args))
         {
             return;
         }

@@ -55,12 +55,12 @@ internal sealed partial class Translator
             case "ldc.r8": Push(Constant.Double(ins.Real)); return;
             case "dup":
             {
-                Item top = Pop();
+                Item top = PopAny();
                 _stack.Push(top);
                 _stack.Push(top);
                 return;
             }
-            case "pop": Pop(); return;
+            case "pop": PopAny(); return;
             case "ret": Return(f); return;
             case "br.s":
             case "br":
@@ -220,6 +220,9 @@ internal sealed partial class Translator
                 FieldInfo field = ResolveField(f, ins);
                 throw Error($"a store to the static field {field.DeclaringType?.Name}.{field.Name} (stsfld)", Hint(c));
             }
+            case "ldtoken": LdToken(f, ins); return;
+            case "box": Box(f, ins); return;
+            case "unbox.any": UnboxAny(f, ins); return;
             case "call": Call(f, ins, newObj: false); return;
             case "callvirt": Call(f, ins, newObj: false); return;
             case "newobj": Call(f, ins, newObj: true); return;

@@ -252,6 +252,15 @@ internal sealed partial class Translator
         foreach (IlBlock ib in cfg.Order)
         {
             _b.Current = frame.IrBlocks[ib.Index];
+            if (_b.Current.Preds.Count == 0)
+            {
+                // Blocks are visited in reverse postorder, so a reachable block has been branched to by now
+                // (a loop header from its entry): nothing did, because every branch here folded the other
+                // way (a typeof test, a generic constant). Its IL is never translated, so code that only
+                // other instantiations reach (unboxing, throwing) is never judged for this one.
+                _b.Ret();
+                continue;
+            }
             TranslateBlock(frame, ib);
         }
         _b.SealAll(frame.IrBlocks.Where(x => x is not null));
@@ -359,7 +368,7 @@ internal sealed partial class Translator
                 }
                 for (int d = 0; d < items.Length; d++)
                 {
-                    bool compileTimeOnly = items[d] is RefItem or SpanItem or DynamicRefItem;
+                    bool compileTimeOnly = items[d] is RefItem or SpanItem or DynamicRefItem or TypeItem or BoxItem;
                     bool same = items[d] is RefItem r ? existing[d] is RefItem e && e.SameAs(r) : existing[d] == items[d];
                     if (compileTimeOnly && !same)
                     {
@@ -527,7 +536,21 @@ internal sealed partial class Translator
     private Value Offset(Value ptr, long bytes) =>
         bytes == 0 ? ptr : _b.Emit(Op.PtrAdd, IrType.Ptr, [ptr, Constant.Long(bytes)]);
 
-    private Item Pop() => _stack.Count > 0 ? _stack.Pop() : throw Error("an IL stack underflow");
+    private Item Pop()
+    {
+        Item item = PopAny();
+        if (item is BoxItem boxed)
+        {
+            // Only unbox.any may take a boxed value (generic math's (T)(object)value); anything else
+            // would need the object itself.
+            throw Error($"boxing a value of type {TypeLayout.Describe(boxed.Type)} (box) and using the object",
+                "Kernels have no objects: keep the value typed, or unbox it as its own type right away.");
+        }
+        return item;
+    }
+
+    /// <summary>Pops whatever is on top, a compile-time boxed value included.</summary>
+    private Item PopAny() => _stack.Count > 0 ? _stack.Pop() : throw Error("an IL stack underflow");
 
     private Value PopValue()
     {

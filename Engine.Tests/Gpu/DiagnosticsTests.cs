@@ -25,6 +25,12 @@ public static class DiagnosticKernels
     }
 
     [Kernel]
+    public static void UnboxesAsAnotherType(ArrayView<int> r)
+    {
+        r[1] = (int)(float)(object)r[0];
+    }
+
+    [Kernel]
     public static void TryCatch(ArrayView<int> r)
     {
         try
@@ -110,7 +116,8 @@ public class DiagnosticsTests
     public static TheoryData<string, string[]> Rejected() => new()
     {
         { nameof(DiagnosticKernels.AllocatesClass), ["allocation of the class List<Int32>"] },
-        { nameof(DiagnosticKernels.Boxes), ["boxing"] },
+        { nameof(DiagnosticKernels.Boxes), ["boxing a value of type Int32"] },
+        { nameof(DiagnosticKernels.UnboxesAsAnotherType), ["unboxing a Int32 as a Single", "always fails"] },
         { nameof(DiagnosticKernels.TryCatch), ["exception handler"] },
         { nameof(DiagnosticKernels.StoresStatic), ["store to the static field DiagnosticKernels.s_counter"] },
         { nameof(DiagnosticKernels.LoadsMutableStatic), ["mutable static field", "s_counter"] },

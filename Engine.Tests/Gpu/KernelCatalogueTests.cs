@@ -362,7 +362,7 @@ public partial class KernelCatalogueTests
                     Assert.Equal(values.Count(v => (v & 15) == b), bins[b]);
                 }
             }),
-    }, LanguageCases(), MoreLanguageCases(), IntrinsicCases(), SecondBatchCases());
+    }, LanguageCases(), MoreLanguageCases(), IntrinsicCases(), SecondBatchCases(), ThirdBatchCases());
 
     public static TheoryData<string, int> CaseNames()
     {
