@@ -32,8 +32,8 @@ internal static class GpuGemmBenchmark
         using var gpu = new CudaAccelerator();
         Console.WriteLine($"device: {gpu.Name}, {gpu.Info.Multiprocessors} SMs");
         var compile = Stopwatch.StartNew();
-        KernelCompiler.CompileUncached(typeof(TensorCoreGemm).GetMethod("Bf16NtKernel", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-            .MakeGenericMethod(typeof(Tile128x256x64)));
+        KernelCompiler.CompileUncached(typeof(TensorCoreGemm).GetMethod("Bf16Kernel", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(typeof(Tile128x256x64), typeof(KInner), typeof(KInner)));
         Console.WriteLine(FormattableString.Invariant($"engine gemm kernel: IL to verified IR in {compile.Elapsed.TotalMilliseconds:F0} ms (uncached)"));
         foreach (int tile in new[] { 256, 64, 32 })
         {
@@ -45,37 +45,45 @@ internal static class GpuGemmBenchmark
             }
         }
         TensorCoreGemm.Force = null;
+        // The backward pass's products at the default tile: dX = dY·W (NN) and dW = dYᵀ·X (TN).
+        Console.WriteLine("transpose cases, default tile:");
+        foreach (var (aT, bT) in new[] { (false, false), (true, false) })
+        {
+            Measure(gpu, 4096, 4096, 4096, iterations, aT, bT);
+        }
         return 0;
     }
 
-    private static void Measure(CudaAccelerator gpu, int m, int n, int k, int iterations)
+    private static void Measure(CudaAccelerator gpu, int m, int n, int k, int iterations, bool aTransposed = false, bool bTransposed = true)
     {
+        string op = (aTransposed, bTransposed) switch { (false, true) => "", (false, false) => " nn", (true, false) => " tn", _ => " tt" };
         var rng = new Random(m);
         BFloat16[] a = Enumerable.Range(0, m * k).Select(_ => (BFloat16)(rng.NextDouble() * 2 - 1)).ToArray();
         BFloat16[] b = Enumerable.Range(0, n * k).Select(_ => (BFloat16)(rng.NextDouble() * 2 - 1)).ToArray();
         using var va = gpu.Allocate<BFloat16>(a);
         using var vb = gpu.Allocate<BFloat16>(b);
         using var vc = gpu.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, m * n).ToArray());
-        TensorCoreGemm.Bf16Nt(gpu, va.View, vb.View, vc.View, m, n, k);
+        void Run() => TensorCoreGemm.Bf16(gpu, va.View, aTransposed, vb.View, bTransposed, vc.View, m, n, k);
+        Run();
         gpu.Synchronize();
-        Check(a, b, vc.GetAsArray(), m, n, k);
+        Check(a, b, vc.GetAsArray(), m, n, k, aTransposed, bTransposed);
         for (int w = 0; w < 5; w++)
         {
-            TensorCoreGemm.Bf16Nt(gpu, va.View, vb.View, vc.View, m, n, k);
+            Run();
         }
         using CudaEvent start = gpu.CreateEvent(), end = gpu.CreateEvent();
         start.Record();
         for (int i = 0; i < iterations; i++)
         {
-            TensorCoreGemm.Bf16Nt(gpu, va.View, vb.View, vc.View, m, n, k);
+            Run();
         }
         end.Record();
         end.Synchronize();
         double ms = CudaEvent.ElapsedMilliseconds(start, end) / iterations;
-        Console.WriteLine(FormattableString.Invariant($"engine gemm {m}x{n}x{k} bf16: {ms:F3} ms, {TensorCoreGemm.Flops(m, n, k) / (ms * 1e-3) / 1e12:F1} TFLOP/s"));
+        Console.WriteLine(FormattableString.Invariant($"engine gemm{op} {m}x{n}x{k} bf16: {ms:F3} ms, {TensorCoreGemm.Flops(m, n, k) / (ms * 1e-3) / 1e12:F1} TFLOP/s"));
     }
 
-    private static void Check(BFloat16[] a, BFloat16[] b, BFloat16[] c, int m, int n, int k)
+    private static void Check(BFloat16[] a, BFloat16[] b, BFloat16[] c, int m, int n, int k, bool aTransposed, bool bTransposed)
     {
         double diff = 0, norm = 0;
         foreach (int row in new[] { 0, 1, m / 2 + 3, m - 1 })
@@ -85,7 +93,7 @@ internal static class GpuGemmBenchmark
                 double expected = 0;
                 for (int p = 0; p < k; p++)
                 {
-                    expected += (double)(float)a[row * k + p] * (float)b[col * k + p];
+                    expected += (double)(float)a[aTransposed ? p * m + row : row * k + p] * (float)b[bTransposed ? col * k + p : p * n + col];
                 }
                 double actual = (float)c[row * n + col];
                 diff += (expected - actual) * (expected - actual);

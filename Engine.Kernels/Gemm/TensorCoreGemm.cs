@@ -50,6 +50,25 @@ internal interface IGemmTile
     static abstract int WarpTilesN { get; }
 }
 
+/// <summary>How an operand lies in memory relative to the reduction dimension K.</summary>
+internal interface IOperandLayout
+{
+    /// <summary>True when K is the contiguous (inner) dimension: A as [M, K], B as [N, K].</summary>
+    static abstract bool KInner { get; }
+}
+
+/// <summary>K contiguous: A stored [M, K] or B stored [N, K] (a weight in nn.Linear's layout).</summary>
+internal struct KInner : IOperandLayout
+{
+    static bool IOperandLayout.KInner => true;
+}
+
+/// <summary>K outermost: A stored [K, M] or B stored [K, N], read through ldmatrix.trans.</summary>
+internal struct KOuter : IOperandLayout
+{
+    static bool IOperandLayout.KInner => false;
+}
+
 /// <summary>128x128 blocks, 32 of K per stage: 48 KB of shared memory for three stages.</summary>
 internal struct Tile128x128x32 : IGemmTile
 {
@@ -78,9 +97,9 @@ internal struct Tile128x256x64 : IGemmTile
 }
 
 /// <summary>
-/// C = A·Bᵀ in bf16 on tensor cores (mma.sync m16n8k16, fp32 accumulation), the product every
-/// linear layer of the GPT does: A is [M, K] row-major, B is [N, K] row-major (a weight in
-/// nn.Linear's layout), C is [M, N] row-major, rounded to bf16 once at the end.
+/// C = op(A)·op(B) in bf16 on tensor cores (mma.sync m16n8k16, fp32 accumulation), every product a
+/// linear layer's forward and backward passes do: A·Bᵀ (forward, B a weight in nn.Linear's layout),
+/// A·B (input gradient) and Aᵀ·B (weight gradient); C is [M, N] row-major, rounded to bf16 once.
 /// </summary>
 /// <remarks>
 /// One group of 256 threads computes a 128x128 or 128x256 block of C; its 8 warps are 2 (M) by 4 (N),
@@ -120,13 +139,24 @@ public static class TensorCoreGemm
     /// <summary>log2 of the 16-byte chunks in a stage row: 2 for 32-deep stages, 3 for 64-deep.</summary>
     private static int ChunkShift<TTile>() where TTile : struct, IGemmTile => TTile.BlockK == 32 ? 2 : 3;
 
+    /// <summary>
+    /// Where chunk <paramref name="chunk"/> of row <paramref name="row"/> lives in a stage whose rows run
+    /// along M or N (K-outer operands: 16 or 32 chunks a row): XOR with row mod 8, so the eight K rows one
+    /// ldmatrix.trans phase reads, and eight consecutive copies, land in eight different bank groups.
+    /// </summary>
+    internal static int SwizzledWide(int row, int chunk, int chunksPerRow) => row * chunksPerRow + (chunk ^ (row & 7));
+
     [Kernel]
-    internal static void Bf16NtKernel<TTile>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<uint> c, int n, int k)
+    internal static void Bf16Kernel<TTile, TA, TB>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<uint> c, int m, int n, int k)
         where TTile : struct, IGemmTile
+        where TA : struct, IOperandLayout
+        where TB : struct, IOperandLayout
     {
         int chunksPerRow = TTile.BlockK / 8;
         int stageChunksA = BlockM * chunksPerRow, stageChunksB = ColumnsOf<TTile>() * chunksPerRow;
         int copiesA = stageChunksA / Threads, copiesB = stageChunksB / Threads;
+        // K-outer stages are BlockK rows of the tile's M (or N) columns.
+        int wideA = BlockM / 8, wideB = ColumnsOf<TTile>() / 8;
         ArrayView<Chunk16> shared = SharedMemory.GetDynamic<Chunk16>();
         ArrayView<Chunk16> sa = shared.SubView(0, Stages * stageChunksA);
         ArrayView<Chunk16> sb = shared.SubView(Stages * stageChunksA, Stages * stageChunksB);
@@ -135,6 +165,9 @@ public static class TensorCoreGemm
         int rowA = Grid.IdxY * BlockM, rowB = Grid.IdxX * ColumnsOf<TTile>();
         int chunksPerGlobalRow = k / 8;
         int kTiles = k / TTile.BlockK;
+        // How far one K tile moves an operand's global chunk index: along the row, or down BlockK rows.
+        int kStepA = TA.KInner ? chunksPerRow : TTile.BlockK * (m / 8);
+        int kStepB = TB.KInner ? chunksPerRow : TTile.BlockK * (n / 8);
         int t = Group.IdxX, lane = Warp.LaneIdx, warp = Warp.WarpIdx;
         int warpRow = (warp >> 2) * 64, warpCol = (warp & 3) * 8 * TTile.WarpTilesN;
 
@@ -146,32 +179,71 @@ public static class TensorCoreGemm
         for (int i = 0; i < 8; i++)
         {
             int q = t + i * Threads;
-            int row = q >> ChunkShift<TTile>(), chunk = q & (chunksPerRow - 1);
             if (i < copiesA)
             {
-                sharedA[i] = Swizzled<TTile>(row, chunk);
-                globalA[i] = (rowA + row) * chunksPerGlobalRow + chunk;
+                if (TA.KInner)
+                {
+                    int row = q >> ChunkShift<TTile>(), chunk = q & (chunksPerRow - 1);
+                    sharedA[i] = Swizzled<TTile>(row, chunk);
+                    globalA[i] = (rowA + row) * chunksPerGlobalRow + chunk;
+                }
+                else
+                {
+                    int row = q / wideA, chunk = q % wideA;
+                    sharedA[i] = SwizzledWide(row, chunk, wideA);
+                    globalA[i] = row * (m / 8) + rowA / 8 + chunk;
+                }
             }
             if (i < copiesB)
             {
-                sharedB[i] = Swizzled<TTile>(row, chunk);
-                globalB[i] = (rowB + row) * chunksPerGlobalRow + chunk;
+                if (TB.KInner)
+                {
+                    int row = q >> ChunkShift<TTile>(), chunk = q & (chunksPerRow - 1);
+                    sharedB[i] = Swizzled<TTile>(row, chunk);
+                    globalB[i] = (rowB + row) * chunksPerGlobalRow + chunk;
+                }
+                else
+                {
+                    int row = q / wideB, chunk = q % wideB;
+                    sharedB[i] = SwizzledWide(row, chunk, wideB);
+                    globalB[i] = row * (n / 8) + rowB / 8 + chunk;
+                }
             }
         }
         for (int i = 0; i < 4; i++)
         {
-            // Lanes 0-15 name rows 0-15 at a step's first chunk, lanes 16-31 at its second.
-            int row = warpRow + i * 16 + (lane & 15);
-            rowsA[i] = row << ChunkShift<TTile>();
-            keysA[i] = Swizzled<TTile>(row, lane >> 4) - rowsA[i];
+            if (TA.KInner)
+            {
+                // Lanes 0-15 name rows 0-15 at a step's first chunk, lanes 16-31 at its second.
+                int row = warpRow + i * 16 + (lane & 15);
+                rowsA[i] = row << ChunkShift<TTile>();
+                keysA[i] = Swizzled<TTile>(row, lane >> 4) - rowsA[i];
+            }
+            else
+            {
+                // Transposed loads of K rows: lanes 0-7 and 16-23 name K rows 0-7 and 8-15 at the
+                // fragment's first 8 rows of M, lanes 8-15 and 24-31 at its next 8 (the A register order).
+                int kRow = (lane & 7) + ((lane >> 4) << 3);
+                rowsA[i] = SwizzledWide(kRow, (warpRow + i * 16) / 8 + ((lane >> 3) & 1), wideA);
+            }
         }
         for (int j = 0; j < TTile.WarpTilesN / 2; j++)
         {
-            // Four 8x8 matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15);
-            // B's rows are n with k contiguous, so the plain (non-transposed) load is the B fragment.
-            int row = warpCol + j * 16 + (lane & 7) + ((lane >> 4) << 3);
-            rowsB[j] = row << ChunkShift<TTile>();
-            keysB[j] = Swizzled<TTile>(row, (lane >> 3) & 1) - rowsB[j];
+            if (TB.KInner)
+            {
+                // Four 8x8 matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15, k 0-7), (n 8-15, k 8-15);
+                // B's rows are n with k contiguous, so the plain (non-transposed) load is the B fragment.
+                int row = warpCol + j * 16 + (lane & 7) + ((lane >> 4) << 3);
+                rowsB[j] = row << ChunkShift<TTile>();
+                keysB[j] = Swizzled<TTile>(row, (lane >> 3) & 1) - rowsB[j];
+            }
+            else
+            {
+                // Rows are k with n contiguous: (k 0-7, n 0-7), (k 8-15, n 0-7), (k 0-7, n 8-15), (k 8-15,
+                // n 8-15), each transposed, are the two B fragments' registers in order.
+                int kRow = (lane & 7) + (((lane >> 3) & 1) << 3);
+                rowsB[j] = SwizzledWide(kRow, (warpCol + j * 16) / 8 + (lane >> 4), wideB);
+            }
         }
 
         for (int s = 0; s < Stages - 1; s++)
@@ -180,11 +252,11 @@ public static class TensorCoreGemm
             {
                 for (int i = 0; i < copiesA; i++)
                 {
-                    AsyncCopy.Copy(ref sa[s * stageChunksA + sharedA[i]], ref a[globalA[i] + s * chunksPerRow]);
+                    AsyncCopy.Copy(ref sa[s * stageChunksA + sharedA[i]], ref a[globalA[i] + s * kStepA]);
                 }
                 for (int i = 0; i < copiesB; i++)
                 {
-                    AsyncCopy.Copy(ref sb[s * stageChunksB + sharedB[i]], ref b[globalB[i] + s * chunksPerRow]);
+                    AsyncCopy.Copy(ref sb[s * stageChunksB + sharedB[i]], ref b[globalB[i] + s * kStepB]);
                 }
             }
             AsyncCopy.Commit();
@@ -199,14 +271,14 @@ public static class TensorCoreGemm
             int next = kt + Stages - 1;
             if (next < kTiles)
             {
-                int kOffset = next * chunksPerRow;
+                int kOffsetA = next * kStepA, kOffsetB = next * kStepB;
                 for (int i = 0; i < copiesA; i++)
                 {
-                    AsyncCopy.Copy(ref sa[writeStage * stageChunksA + sharedA[i]], ref a[globalA[i] + kOffset]);
+                    AsyncCopy.Copy(ref sa[writeStage * stageChunksA + sharedA[i]], ref a[globalA[i] + kOffsetA]);
                 }
                 for (int i = 0; i < copiesB; i++)
                 {
-                    AsyncCopy.Copy(ref sb[writeStage * stageChunksB + sharedB[i]], ref b[globalB[i] + kOffset]);
+                    AsyncCopy.Copy(ref sb[writeStage * stageChunksB + sharedB[i]], ref b[globalB[i] + kOffsetB]);
                 }
             }
             AsyncCopy.Commit();
@@ -218,13 +290,18 @@ public static class TensorCoreGemm
                 for (int i = 0; i < 4; i++)
                 {
                     // The swizzle XORs the chunk with bits of the row; the step's chunk (2kk or 2kk+1) only
-                    // moves bits the key's low bit does not touch, so XOR with 2kk is exact.
-                    fa[i] = TensorCore.LoadMatrixX4(ref sa16[(stageA + rowsA[i] + (keysA[i] ^ (kk * 2))) * 8]);
+                    // moves bits the key's low bit does not touch, so XOR with 2kk is exact. K-outer tiles
+                    // move 16 rows a step, which leaves the row's low bits, and so the swizzle, unchanged.
+                    fa[i] = TA.KInner
+                        ? TensorCore.LoadMatrixX4(ref sa16[(stageA + rowsA[i] + (keysA[i] ^ (kk * 2))) * 8])
+                        : TensorCore.LoadMatrixX4Transposed(ref sa16[(stageA + kk * 16 * wideA + rowsA[i]) * 8]);
                 }
                 FragmentsB fb = default;
                 for (int j = 0; j < TTile.WarpTilesN / 2; j++)
                 {
-                    MmaFragmentA four = TensorCore.LoadMatrixX4(ref sb16[(stageB + rowsB[j] + (keysB[j] ^ (kk * 2))) * 8]);
+                    MmaFragmentA four = TB.KInner
+                        ? TensorCore.LoadMatrixX4(ref sb16[(stageB + rowsB[j] + (keysB[j] ^ (kk * 2))) * 8])
+                        : TensorCore.LoadMatrixX4Transposed(ref sb16[(stageB + kk * 16 * wideB + rowsB[j]) * 8]);
                     MmaFragmentB low = default, high = default;
                     low.R0 = four.R0;
                     low.R1 = four.R1;
@@ -262,8 +339,7 @@ public static class TensorCoreGemm
 
     /// <summary>
     /// C = A·Bᵀ: <paramref name="a"/> is [M, K], <paramref name="b"/> is [N, K], <paramref name="c"/> is [M, N],
-    /// all bf16 and row-major; accumulation in fp32, one rounding to bf16. M and N must be multiples of
-    /// 128 and K of 32 (the tile; smaller or ragged shapes are not supported yet).
+    /// all bf16 and row-major: a linear layer's forward pass (B is the weight in nn.Linear's layout).
     /// </summary>
     /// <param name="accelerator">Where the views live: a CUDA GPU, or the CPU accelerator at warp size 32.</param>
     /// <param name="a">The left operand, M×K.</param>
@@ -272,7 +348,48 @@ public static class TensorCoreGemm
     /// <param name="m">Rows of A and C.</param>
     /// <param name="n">Rows of B, columns of C.</param>
     /// <param name="k">Columns of A and B.</param>
-    public static void Bf16Nt(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k)
+    public static void Bf16Nt(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k) =>
+        Bf16(accelerator, a, false, b, true, c, m, n, k);
+
+    /// <summary>C = A·B: <paramref name="a"/> is [M, K], <paramref name="b"/> is [K, N] (a linear layer's input gradient: dX = dY·W).</summary>
+    /// <param name="accelerator">Where the views live: a CUDA GPU, or the CPU accelerator at warp size 32.</param>
+    /// <param name="a">The left operand, M×K.</param>
+    /// <param name="b">The right operand, K×N.</param>
+    /// <param name="c">The result, M×N.</param>
+    /// <param name="m">Rows of A and C.</param>
+    /// <param name="n">Columns of B and C.</param>
+    /// <param name="k">Columns of A, rows of B.</param>
+    public static void Bf16Nn(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k) =>
+        Bf16(accelerator, a, false, b, false, c, m, n, k);
+
+    /// <summary>C = Aᵀ·B: <paramref name="a"/> is [K, M], <paramref name="b"/> is [K, N] (a linear layer's weight gradient: dW = dYᵀ·X).</summary>
+    /// <param name="accelerator">Where the views live: a CUDA GPU, or the CPU accelerator at warp size 32.</param>
+    /// <param name="a">The left operand stored K×M.</param>
+    /// <param name="b">The right operand, K×N.</param>
+    /// <param name="c">The result, M×N.</param>
+    /// <param name="m">Columns of A, rows of C.</param>
+    /// <param name="n">Columns of B and C.</param>
+    /// <param name="k">Rows of A and B.</param>
+    public static void Bf16Tn(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k) =>
+        Bf16(accelerator, a, true, b, false, c, m, n, k);
+
+    /// <summary>
+    /// C = op(A)·op(B) in bf16 with fp32 accumulation and one rounding, every transpose case: A is [M, K],
+    /// or stored [K, M] when <paramref name="aTransposed"/>; B is [K, N], or stored [N, K] when
+    /// <paramref name="bTransposed"/>; C is [M, N]; all row-major. M and N must be multiples of 128 and K
+    /// of 32 (the tile; smaller or ragged shapes are not supported yet). A transposed operand is read
+    /// through ldmatrix.trans from the same swizzled pipeline, so no copy is made.
+    /// </summary>
+    /// <param name="accelerator">Where the views live: a CUDA GPU, or the CPU accelerator at warp size 32.</param>
+    /// <param name="a">The left operand.</param>
+    /// <param name="aTransposed">A is stored [K, M].</param>
+    /// <param name="b">The right operand.</param>
+    /// <param name="bTransposed">B is stored [N, K].</param>
+    /// <param name="c">The result, M×N.</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="k">The reduction length.</param>
+    public static void Bf16(Accelerator accelerator, ArrayView<BFloat16> a, bool aTransposed, ArrayView<BFloat16> b, bool bTransposed, ArrayView<BFloat16> c, int m, int n, int k)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         if (m <= 0 || n <= 0 || k <= 0 || m % BlockM != 0 || n % BlockN != 0 || k % BlockK != 0)
@@ -280,18 +397,32 @@ public static class TensorCoreGemm
             throw new ArgumentException(
                 $"GEMM shape M={m}, N={n}, K={k}: the tensor-core kernel needs M and N to be positive multiples of {BlockM} and K of {BlockK}. Pad the operands, or use the CPU backend's GEMM for ragged shapes.");
         }
-        Require(a, (long)m * k, "a", $"[M={m}, K={k}]");
-        Require(b, (long)n * k, "b", $"[N={n}, K={k}]");
+        Require(a, (long)m * k, "a", aTransposed ? $"[K={k}, M={m}]" : $"[M={m}, K={k}]");
+        Require(b, (long)n * k, "b", bTransposed ? $"[N={n}, K={k}]" : $"[K={k}, N={n}]");
         Require(c, (long)m * n, "c", $"[M={m}, N={n}]");
         if (accelerator.WarpSize != 32)
         {
             throw new ArgumentException($"The tensor-core GEMM needs warps of 32 lanes; {accelerator.Name} has {accelerator.WarpSize}.", nameof(accelerator));
         }
-        switch (Force ?? (k % 64 != 0 ? 32 : n % 256 == 0 ? 256 : 64))
+        int tile = Force ?? (k % 64 != 0 ? 32 : n % 256 == 0 ? 256 : 64);
+        switch (aTransposed, bTransposed)
         {
-            case 256: Launch<Tile128x256x64>(accelerator, a, b, c, m, n, k); break;
-            case 64: Launch<Tile128x128x64>(accelerator, a, b, c, m, n, k); break;
-            default: Launch<Tile128x128x32>(accelerator, a, b, c, m, n, k); break;
+            case (false, true): Dispatch<KInner, KInner>(accelerator, a, b, c, m, n, k, tile); break;
+            case (false, false): Dispatch<KInner, KOuter>(accelerator, a, b, c, m, n, k, tile); break;
+            case (true, false): Dispatch<KOuter, KOuter>(accelerator, a, b, c, m, n, k, tile); break;
+            default: Dispatch<KOuter, KInner>(accelerator, a, b, c, m, n, k, tile); break;
+        }
+    }
+
+    private static void Dispatch<TA, TB>(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k, int tile)
+        where TA : struct, IOperandLayout
+        where TB : struct, IOperandLayout
+    {
+        switch (tile)
+        {
+            case 256: Launch<Tile128x256x64, TA, TB>(accelerator, a, b, c, m, n, k); break;
+            case 64: Launch<Tile128x128x64, TA, TB>(accelerator, a, b, c, m, n, k); break;
+            default: Launch<Tile128x128x32, TA, TB>(accelerator, a, b, c, m, n, k); break;
         }
     }
 
@@ -301,12 +432,14 @@ public static class TensorCoreGemm
     /// </summary>
     internal static int? Force { get; set; }
 
-    private static void Launch<TTile>(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k)
+    private static void Launch<TTile, TA, TB>(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k)
         where TTile : struct, IGemmTile
+        where TA : struct, IOperandLayout
+        where TB : struct, IOperandLayout
     {
         var config = new KernelConfig(new Index3D(n / ColumnsOf<TTile>(), m / BlockM), new Index3D(Threads), SharedBytes<TTile>());
-        accelerator.LoadKernel<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, int, int>(Bf16NtKernel<TTile>)(
-            config, a.Cast<Chunk16>(), b.Cast<Chunk16>(), c.Cast<uint>(), n, k);
+        accelerator.LoadKernel<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, int, int, int>(Bf16Kernel<TTile, TA, TB>)(
+            config, a.Cast<Chunk16>(), b.Cast<Chunk16>(), c.Cast<uint>(), m, n, k);
     }
 
     /// <summary>Floating-point operations of one product: 2·M·N·K.</summary>

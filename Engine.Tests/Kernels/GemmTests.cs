@@ -19,15 +19,18 @@ public class GemmTests
     /// Runs C = A·Bᵀ and returns the relative error norm against float64, and that of the float64 product
     /// merely rounded to bf16: the best any bf16 output can do.
     /// </summary>
-    internal static (double Error, double Floor) RunAndCompare(Accelerator acc, int m, int n, int k, int seed)
+    internal static (double Error, double Floor) RunAndCompare(Accelerator acc, int m, int n, int k, int seed, bool aTransposed = false, bool bTransposed = true)
     {
         var rng = new Random(seed);
         BFloat16[] a = Random(rng, m * k), b = Random(rng, n * k);
         using var va = acc.Allocate<BFloat16>(a);
         using var vb = acc.Allocate<BFloat16>(b);
         using var vc = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, m * n).ToArray());
-        TensorCoreGemm.Bf16Nt(acc, va.View, vb.View, vc.View, m, n, k);
+        TensorCoreGemm.Bf16(acc, va.View, aTransposed, vb.View, bTransposed, vc.View, m, n, k);
         BFloat16[] c = vc.GetAsArray();
+        // A(i, p) and B(p, j) of the product, wherever the layout keeps them.
+        float A(int i, int p) => a[aTransposed ? p * m + i : i * k + p];
+        float B(int p, int j) => b[bTransposed ? j * k + p : p * n + j];
         double diff = 0, norm = 0, floor = 0;
         for (int i = 0; i < m; i++)
         {
@@ -36,7 +39,7 @@ public class GemmTests
                 double expected = 0;
                 for (int p = 0; p < k; p++)
                 {
-                    expected += (double)(float)a[i * k + p] * (float)b[j * k + p];
+                    expected += (double)A(i, p) * B(p, j);
                 }
                 float actual = c[i * n + j];
                 Assert.False(float.IsNaN(actual), $"C[{i},{j}] was never written");
@@ -47,6 +50,43 @@ public class GemmTests
             }
         }
         return (Math.Sqrt(diff / norm), Math.Sqrt(floor / norm));
+    }
+
+    public static TheoryData<bool, bool, int, int, int> Layouts() => new()
+    {
+        // aTransposed, bTransposed, M, N, K: the backward pass's products at each tile the shape picks.
+        { false, false, 256, 128, 160 },  // dX = dY·W, 128x128x32, two row blocks
+        { false, false, 128, 256, 192 },  // NN through the wide 128x256x64 tile
+        { true, false, 128, 384, 128 },   // dW = dYᵀ·X, 128x128x64, three column blocks
+        { true, false, 256, 128, 96 },    // TN at 32 deep
+        { true, true, 128, 128, 64 },     // Aᵀ·Bᵀ, for completeness
+    };
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void EveryTransposeCaseMatchesFloat64OnTheCpuAccelerator(bool aTransposed, bool bTransposed, int m, int n, int k)
+    {
+        using var cpu = new CpuAccelerator(32);
+        var (error, floor) = RunAndCompare(cpu, m, n, k, Environment.TickCount, aTransposed, bTransposed);
+        Assert.True(error < floor * 1.02 + 1e-6, $"{m}x{n}x{k} (A{(aTransposed ? "ᵀ" : "")}·B{(bTransposed ? "ᵀ" : "")}): relative error norm {error:E2}, rounding alone {floor:E2}");
+    }
+
+    [Fact]
+    public void EveryTransposeCaseMatchesFloat64OnCuda()
+    {
+        if (CudaAccelerator.Unavailable is { } reason)
+        {
+            Assert.Skip($"No CUDA GPU: {reason}");
+        }
+        using var gpu = new CudaAccelerator();
+        foreach (var (aT, bT) in new[] { (false, false), (true, false), (true, true) })
+        {
+            foreach (var (m, n, k) in new[] { (512, 384, 1024), (384, 512, 160), (256, 512, 2048) })
+            {
+                var (error, floor) = RunAndCompare(gpu, m, n, k, Environment.TickCount, aT, bT);
+                Assert.True(error < floor * 1.02 + 1e-6, $"{m}x{n}x{k} (aT={aT}, bT={bT}) on {gpu.Name}: relative error norm {error:E2}, rounding alone {floor:E2}");
+            }
+        }
     }
 
     [Fact]
@@ -82,21 +122,25 @@ public class GemmTests
     [Fact]
     public void PtxUsesTensorCoresLdmatrixAndAsyncCopiesWithoutLocalMemory()
     {
-        MethodInfo generic = typeof(TensorCoreGemm).GetMethod("Bf16NtKernel", BindingFlags.NonPublic | BindingFlags.Static)!;
+        MethodInfo generic = typeof(TensorCoreGemm).GetMethod("Bf16Kernel", BindingFlags.NonPublic | BindingFlags.Static)!;
         foreach (var (depth, mmas) in new[] { ("Tile128x128x32", 32), ("Tile128x128x64", 64), ("Tile128x256x64", 128) })
         {
-            MethodInfo kernel = generic.MakeGenericMethod(typeof(TensorCoreGemm).Assembly.GetType("Engine.Kernels." + depth)!);
-            string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(kernel).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
-            Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", ptx);
-            Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16", ptx);
-            Assert.Contains("cp.async.cg.shared.global", ptx);
-            Assert.DoesNotContain(".local", ptx); // 64 or 128 accumulators a lane stay in registers.
-            Assert.Equal(mmas, System.Text.RegularExpressions.Regex.Matches(ptx, @"mma\.sync").Count); // 16 tiles x k16 steps, unrolled.
-            if (Environment.GetEnvironmentVariable("ENGINE_PTX_DUMP") is { Length: > 0 } dump)
+            foreach (var (layoutA, layoutB) in new[] { (typeof(KInner), typeof(KInner)), (typeof(KInner), typeof(KOuter)), (typeof(KOuter), typeof(KOuter)) })
             {
-                // For reading the SASS on a machine with the CUDA toolkit (docs/gpu/README.md).
-                Directory.CreateDirectory(dump);
-                File.WriteAllText(Path.Combine(dump, $"gemm-{depth}.ptx"), ptx);
+                MethodInfo kernel = generic.MakeGenericMethod(typeof(TensorCoreGemm).Assembly.GetType("Engine.Kernels." + depth)!, layoutA, layoutB);
+                string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(kernel).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
+                Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", ptx);
+                Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16", ptx.Replace(".trans", "", StringComparison.Ordinal));
+                Assert.Equal(layoutA == typeof(KOuter) || layoutB == typeof(KOuter), ptx.Contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", StringComparison.Ordinal));
+                Assert.Contains("cp.async.cg.shared.global", ptx);
+                Assert.DoesNotContain(".local", ptx); // 64 or 128 accumulators a lane stay in registers.
+                Assert.Equal(mmas, System.Text.RegularExpressions.Regex.Matches(ptx, @"mma\.sync").Count); // 16 tiles x k16 steps, unrolled.
+                if (Environment.GetEnvironmentVariable("ENGINE_PTX_DUMP") is { Length: > 0 } dump)
+                {
+                    // For reading the SASS on a machine with the CUDA toolkit (docs/gpu/README.md).
+                    Directory.CreateDirectory(dump);
+                    File.WriteAllText(Path.Combine(dump, $"gemm-{depth}-{layoutA.Name}-{layoutB.Name}.ptx"), ptx);
+                }
             }
         }
     }

@@ -28,6 +28,23 @@ def main():
         end.synchronize()
         ms = start.elapsed_time(end) / args.iterations
         print(f"torch gemm {size}x{size}x{size} bf16: {ms:.3f} ms, {2 * size ** 3 / (ms * 1e-3) / 1e12:.1f} TFLOP/s")
+    # The backward pass's products, as Engine's transpose cases: A @ B (nn) and A.T @ B (tn), at 4096.
+    size = 4096
+    a = torch.rand(size, size, device="cuda", dtype=torch.bfloat16) * 2 - 1
+    b = torch.rand(size, size, device="cuda", dtype=torch.bfloat16) * 2 - 1
+    c = torch.empty(size, size, device="cuda", dtype=torch.bfloat16)
+    for name, fn in (("nn", lambda: torch.matmul(a, b, out=c)), ("tn", lambda: torch.matmul(a.T, b, out=c))):
+        for _ in range(5):
+            fn()
+        torch.cuda.synchronize()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(args.iterations):
+            fn()
+        end.record()
+        end.synchronize()
+        ms = start.elapsed_time(end) / args.iterations
+        print(f"torch gemm {name} {size}x{size}x{size} bf16: {ms:.3f} ms, {2 * size ** 3 / (ms * 1e-3) / 1e12:.1f} TFLOP/s")
 
 
 if __name__ == "__main__":
