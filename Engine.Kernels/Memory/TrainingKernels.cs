@@ -220,6 +220,51 @@ public static class TrainingKernels
     }
 
     [Kernel]
+    internal static void EmbeddingKernel(ArrayView<int> ids, ArrayView<Bf16x8> table, ArrayView<Bf16x8> output, int packsPerRow, int vocab)
+    {
+        // One thread per 16-byte pack of an output row.
+        for (int i = Grid.GlobalIndexX; i < output.Length; i += Grid.GlobalDimX)
+        {
+            int row = i / packsPerRow, pack = i - row * packsPerRow;
+            int id = ids[row];
+            if ((uint)id < (uint)vocab)
+            {
+                output[i] = table[id * packsPerRow + pack];
+            }
+            else
+            {
+                // An id outside the vocabulary cannot be reported from the GPU: the row becomes NaN, so the
+                // loss is NaN and the trainer's check stops the run (the launcher names the rule).
+                Bf16x8 nan;
+                nan.P0 = 0x7FC07FC0u;
+                nan.P1 = 0x7FC07FC0u;
+                nan.P2 = 0x7FC07FC0u;
+                nan.P3 = 0x7FC07FC0u;
+                output[i] = nan;
+            }
+        }
+    }
+
+    [Kernel]
+    internal static void EmbeddingBackwardKernel(ArrayView<int> ids, ArrayView<uint> dOutput, ArrayView<float> dTable, int width, int vocab)
+    {
+        // One thread per pair of an output row's gradient, added atomically into the fp32 table gradient
+        // (rows of a repeated token meet there).
+        int half = width / 2;
+        for (int i = Grid.GlobalIndexX; i < dOutput.Length; i += Grid.GlobalDimX)
+        {
+            int row = i / half, pair = i - row * half;
+            int id = ids[row];
+            if ((uint)id < (uint)vocab)
+            {
+                uint g = dOutput[i];
+                Atomic.Add(ref dTable[id * width + 2 * pair], Lo(g));
+                Atomic.Add(ref dTable[id * width + 2 * pair + 1], Hi(g));
+            }
+        }
+    }
+
+    [Kernel]
     internal static void AdamWKernel(ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> m, ArrayView<float> v, AdamWStep step)
     {
         for (int i = Grid.GlobalIndexX; i < parameters.Length; i += Grid.GlobalDimX)
@@ -383,6 +428,53 @@ public static class TrainingKernels
         }
         accelerator.LoadKernel<ArrayView<BFloat16>, ArrayView<int>, ArrayView<float>, ArrayView<BFloat16>, int, float, float, int>(CrossEntropyKernel)(
             KernelConfig.Linear(rows, CrossEntropyGroupSize), logits, targets, losses, dlogits ?? logits, vocab, softcap, gradientScale, dlogits is null ? 0 : 1);
+    }
+
+    /// <summary>
+    /// output[r, :] = table[ids[r], :], the token embedding. An id outside [0, vocab) cannot be reported
+    /// from the GPU: its row is written as NaN, so the loss is NaN and the trainer's NaN check stops the run.
+    /// </summary>
+    /// <param name="accelerator">Where the views live.</param>
+    /// <param name="ids">[rows] token ids.</param>
+    /// <param name="table">[vocab, width] bf16 embedding.</param>
+    /// <param name="output">Written: [rows, width].</param>
+    /// <param name="width">Values per row, a multiple of 8.</param>
+    public static void Embedding(Accelerator accelerator, ArrayView<int> ids, ArrayView<BFloat16> table, ArrayView<BFloat16> output, int width)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        if (width <= 0 || width % 8 != 0 || table.Length % width != 0)
+        {
+            throw new ArgumentException($"Embedding width {width} with a table of {table.Length} values: the width must be a positive multiple of 8 dividing the table.", nameof(width));
+        }
+        if (output.Length != (long)ids.Length * width)
+        {
+            throw new ArgumentException($"output has {output.Length} values; {ids.Length} ids of width {width} need {(long)ids.Length * width}.", nameof(output));
+        }
+        ArrayView<Bf16x8> po = Packs(output, nameof(output));
+        accelerator.LoadKernel<ArrayView<int>, ArrayView<Bf16x8>, ArrayView<Bf16x8>, int, int>(EmbeddingKernel)(
+            Streaming(po.Length), ids, Packs(table, nameof(table)), po, width / 8, table.Length / width);
+    }
+
+    /// <summary>dTable[ids[r], :] += dOutput[r, :] in fp32 (atomically; ids outside the vocabulary add nothing).</summary>
+    /// <param name="accelerator">Where the views live.</param>
+    /// <param name="ids">[rows] token ids.</param>
+    /// <param name="dOutput">[rows, width] bf16 gradient of the embedding's output.</param>
+    /// <param name="dTable">[vocab, width] fp32 gradient of the table, accumulated into.</param>
+    /// <param name="width">Values per row, even.</param>
+    public static void EmbeddingBackward(Accelerator accelerator, ArrayView<int> ids, ArrayView<BFloat16> dOutput, ArrayView<float> dTable, int width)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        if (width <= 0 || width % 2 != 0 || dTable.Length % width != 0)
+        {
+            throw new ArgumentException($"Embedding width {width} with a gradient table of {dTable.Length} values: the width must be a positive even number dividing the table.", nameof(width));
+        }
+        if (dOutput.Length != (long)ids.Length * width)
+        {
+            throw new ArgumentException($"dOutput has {dOutput.Length} values; {ids.Length} ids of width {width} need {(long)ids.Length * width}.", nameof(dOutput));
+        }
+        ArrayView<uint> pairs = dOutput.Cast<uint>();
+        accelerator.LoadKernel<ArrayView<int>, ArrayView<uint>, ArrayView<float>, int, int>(EmbeddingBackwardKernel)(
+            Streaming(pairs.Length), ids, pairs, dTable, width, dTable.Length / width);
     }
 
     /// <summary>

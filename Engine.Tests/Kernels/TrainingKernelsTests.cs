@@ -277,6 +277,57 @@ public class TrainingKernelsTests
 
     [Theory]
     [MemberData(nameof(Accelerators))]
+    public void EmbeddingGathersRowsAndItsBackwardAddsThemBack(string kind)
+    {
+        using Accelerator acc = Make(kind);
+        var rng = new Random(Environment.TickCount);
+        int vocab = 50, width = 24, rows = 77;
+        BFloat16[] table = Random(rng, vocab * width, 1), dout = Random(rng, rows * width, 1);
+        int[] ids = Enumerable.Range(0, rows).Select(_ => rng.Next(vocab)).ToArray();
+        ids[3] = ids[4] = ids[5] = 7; // Repeats meet in the gradient.
+        using var vids = acc.Allocate<int>(ids);
+        using var vt = acc.Allocate<BFloat16>(table);
+        using var vo = acc.Allocate<BFloat16>(Poison(rows * width));
+        using var vdo = acc.Allocate<BFloat16>(dout);
+        double[] start = Enumerable.Range(0, vocab * width).Select(_ => rng.NextDouble()).ToArray();
+        using var vdt = acc.Allocate<float>(start.Select(x => (float)x).ToArray());
+        TrainingKernels.Embedding(acc, vids.View, vt.View, vo.View, width);
+        TrainingKernels.EmbeddingBackward(acc, vids.View, vdo.View, vdt.View, width);
+        BFloat16[] o = vo.GetAsArray();
+        for (int r = 0; r < rows; r++)
+        {
+            Assert.Equal(table.AsSpan(ids[r] * width, width).ToArray().Select(v => v.RawValue), o.AsSpan(r * width, width).ToArray().Select(v => v.RawValue));
+        }
+        double[] expected = (double[])start.Clone();
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < width; c++)
+            {
+                expected[ids[r] * width + c] += (float)dout[r * width + c];
+            }
+        }
+        float[] dt = vdt.GetAsArray();
+        for (int i = 0; i < dt.Length; i++)
+        {
+            Assert.True(Math.Abs(dt[i] - expected[i]) < 1e-5, $"dTable[{i}] = {dt[i]}, float64 {expected[i]}");
+        }
+    }
+
+    [Fact]
+    public void AnIdOutsideTheVocabularyMakesItsRowNaN()
+    {
+        using var cpu = new CpuAccelerator(32);
+        using var ids = cpu.Allocate<int>(new[] { 1, 9, -1 });
+        using var table = cpu.Allocate<BFloat16>(Enumerable.Repeat((BFloat16)1f, 4 * 8).ToArray());
+        using var output = cpu.Allocate<BFloat16>(3 * 8);
+        TrainingKernels.Embedding(cpu, ids.View, table.View, output.View, 8);
+        BFloat16[] o = output.GetAsArray();
+        Assert.All(o[..8], v => Assert.Equal(1f, (float)v));
+        Assert.All(o[8..], v => Assert.True(BFloat16.IsNaN(v)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
     public void AdamWMatchesTheFloat64Update(string kind)
     {
         using Accelerator acc = Make(kind);
