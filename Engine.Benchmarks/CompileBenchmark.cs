@@ -21,7 +21,7 @@ internal static class CompileBenchmark
         string folder = Path.Combine(Path.GetTempPath(), "engine-compile-bench-" + Environment.ProcessId);
         var cache = new PtxDiskCache(folder);
         Console.WriteLine($"{kernels.Count} kernels, sm_90, {Environment.ProcessorCount} cores, .NET {Environment.Version}");
-        Console.WriteLine($"{"kernel",-58} {"first",9} {"best of 3",10} {"hit (median of 7)",18}");
+        Console.WriteLine($"{"kernel",-70} {"first",9} {"best of 3",10} {"hit (median of 7)",18}");
         var rows = new List<(string Name, double First, double Best, double Hit)>();
         try
         {
@@ -52,7 +52,7 @@ internal static class CompileBenchmark
                 hits.Sort();
                 string name = KernelName(kernel);
                 rows.Add((name, times[0], times.Min(), hits[3]));
-                Console.WriteLine(FormattableString.Invariant($"{name,-58} {times[0],7:F0} ms {times.Min(),7:F0} ms {hits[3],14:F2} ms"));
+                Console.WriteLine(FormattableString.Invariant($"{name,-70} {times[0],7:F0} ms {times.Min(),7:F0} ms {hits[3],14:F2} ms"));
             }
         }
         finally
@@ -78,15 +78,21 @@ internal static class CompileBenchmark
                 yield return method;
                 continue;
             }
-            Type parameter = method.GetGenericArguments().Single();
-            Type constraint = parameter.GetGenericParameterConstraints().Single(c => c.IsInterface);
-            foreach (Type argument in types.Where(t => t.IsValueType && constraint.IsAssignableFrom(t)).OrderBy(t => t.Name))
+            // Every combination of the structs that satisfy each type parameter's interface constraint.
+            IEnumerable<Type[]> combinations = [[]];
+            foreach (Type parameter in method.GetGenericArguments())
             {
-                yield return method.MakeGenericMethod(argument);
+                Type constraint = parameter.GetGenericParameterConstraints().Single(c => c.IsInterface);
+                Type[] candidates = types.Where(t => t.IsValueType && constraint.IsAssignableFrom(t)).OrderBy(t => t.Name).ToArray();
+                combinations = combinations.SelectMany(prefix => candidates.Select(c => prefix.Append(c).ToArray())).ToList();
+            }
+            foreach (Type[] arguments in combinations)
+            {
+                yield return method.MakeGenericMethod(arguments);
             }
         }
     }
 
     private static string KernelName(MethodInfo m) =>
-        m.DeclaringType!.Name + "." + m.Name + (m.IsGenericMethod ? "<" + m.GetGenericArguments()[0].Name + ">" : "");
+        m.DeclaringType!.Name + "." + m.Name + (m.IsGenericMethod ? "<" + string.Join(", ", m.GetGenericArguments().Select(a => a.Name)) + ">" : "");
 }

@@ -31,6 +31,8 @@ internal static class GpuAttentionBenchmark
             using var cpu = new CpuAccelerator(32);
             Verify(cpu, new AttentionShape(1, 192, 4, 2, 64), timed: false);
             Verify(cpu, new AttentionShape(1, 256, 2, 2, 128, Window: 64), timed: false);
+            var few = new HashSet<(int, int)> { (0, 0), (1, 1), (2, 2), (3, 3), (3, 0), (2, 1) };
+            Verify(cpu, new AttentionShape(1, 256, 2, 1, 64), timed: false, 0, AttentionMask.FromBlocks(256, few), few);
             return 0;
         }
         if (CudaAccelerator.Unavailable is { } reason)
@@ -52,14 +54,39 @@ internal static class GpuAttentionBenchmark
         {
             Verify(gpu, shape, timed: true, iterations);
         }
+        // Block-sparse against dense at the same shape: a quarter of the causal blocks (random, seeded),
+        // diagonals kept. The ideal speedup is 1/density.
+        var sparseShape = Shapes[0];
+        var rng = new Random(7);
+        int n = sparseShape.Sequence / FlashAttention.Block;
+        var blocks = new HashSet<(int, int)>();
+        for (int qb = 0; qb < n; qb++)
+        {
+            blocks.Add((qb, qb));
+            for (int kb = 0; kb < qb; kb++)
+            {
+                if (rng.Next(4) == 0)
+                {
+                    blocks.Add((qb, kb));
+                }
+            }
+        }
+        AttentionMask mask = AttentionMask.FromBlocks(sparseShape.Sequence, blocks);
+        var dense = Verify(gpu, sparseShape, timed: true, iterations);
+        var sparse = Verify(gpu, sparseShape, timed: true, iterations, mask, blocks);
+        Console.WriteLine(FormattableString.Invariant(
+            $"engine attention sparse density {mask.Density:F3}: speedup over dense forward {dense.Forward / sparse.Forward:F2}x, backward {dense.Backward / sparse.Backward:F2}x (ideal {1 / mask.Density:F2}x)"));
         return 0;
     }
 
     private static string Describe(AttentionShape s) =>
         FormattableString.Invariant($"B={s.Batch} T={s.Sequence} H={s.Heads} Hkv={s.KvHeads} D={s.HeadDim} window={s.Window}");
 
-    private static void Verify(Accelerator gpu, AttentionShape shape, bool timed, int iterations = 0)
+    private static (double Forward, double Backward) Verify(Accelerator gpu, AttentionShape shape, bool timed, int iterations = 0, AttentionMask? mask = null,
+        HashSet<(int, int)>? blocks = null)
     {
+        using DeviceAttentionMask? onDevice = mask?.Upload(gpu);
+        Func<int, int, bool> visibleBlock = blocks is null ? (_, _) => true : (i, j) => blocks.Contains((i / FlashAttention.Block, j / FlashAttention.Block));
         var rng = new Random(shape.Sequence + shape.HeadDim);
         BFloat16[] Random(long n, double scale) => Enumerable.Range(0, (int)n).Select(_ => (BFloat16)((rng.NextDouble() * 2 - 1) * scale)).ToArray();
         BFloat16[] q = Random(shape.QueryElements, 2), k = Random(shape.KeyValueElements, 2), v = Random(shape.KeyValueElements, 1), dout = Random(shape.QueryElements, 1);
@@ -73,21 +100,22 @@ internal static class GpuAttentionBenchmark
         using var vdk = gpu.Allocate<BFloat16>((int)shape.KeyValueElements);
         using var vdv = gpu.Allocate<BFloat16>((int)shape.KeyValueElements);
         using var work = gpu.Allocate<float>((int)FlashAttention.WorkspaceElements(shape));
-        void Forward() => FlashAttention.Forward(gpu, vq.View, vk.View, vv.View, vo.View, vlse.View, shape);
-        void Backward() => FlashAttention.Backward(gpu, vq.View, vk.View, vv.View, vo.View, vdo.View, vlse.View, vdq.View, vdk.View, vdv.View, work.View, shape);
+        void Forward() => FlashAttention.Forward(gpu, vq.View, vk.View, vv.View, vo.View, vlse.View, shape, onDevice);
+        void Backward() => FlashAttention.Backward(gpu, vq.View, vk.View, vv.View, vo.View, vdo.View, vlse.View, vdq.View, vdk.View, vdv.View, work.View, shape, onDevice);
         Forward();
         Backward();
         gpu.Synchronize();
-        Check(shape, q, k, v, dout, vo.GetAsArray(), vdq.GetAsArray(), vdk.GetAsArray(), vdv.GetAsArray());
+        Check(shape, q, k, v, dout, vo.GetAsArray(), vdq.GetAsArray(), vdk.GetAsArray(), vdv.GetAsArray(), visibleBlock);
         if (!timed || gpu is not CudaAccelerator cuda)
         {
-            return;
+            return (0, 0);
         }
         double forward = Time(cuda, Forward, iterations), backward = Time(cuda, Backward, iterations);
         Console.WriteLine(FormattableString.Invariant(
-            $"engine attention {Describe(shape)} forward: {forward:F3} ms, {FlashAttention.Flops(shape, false) / (forward * 1e-3) / 1e12:F1} TFLOP/s"));
+            $"engine attention {Describe(shape)}{(mask is null ? "" : $" sparse {mask.Density:F2}")} forward: {forward:F3} ms, {FlashAttention.Flops(shape, false, mask) / (forward * 1e-3) / 1e12:F1} TFLOP/s"));
         Console.WriteLine(FormattableString.Invariant(
-            $"engine attention {Describe(shape)} backward: {backward:F3} ms, {FlashAttention.Flops(shape, true) / (backward * 1e-3) / 1e12:F1} TFLOP/s"));
+            $"engine attention {Describe(shape)}{(mask is null ? "" : $" sparse {mask.Density:F2}")} backward: {backward:F3} ms, {FlashAttention.Flops(shape, true, mask) / (backward * 1e-3) / 1e12:F1} TFLOP/s"));
+        return (forward, backward);
     }
 
     private static double Time(CudaAccelerator gpu, Action run, int iterations)
@@ -111,7 +139,8 @@ internal static class GpuAttentionBenchmark
     /// Float64 values for a few rows of batch 0, head 0: output and dQ rows of a few queries, dK and dV rows
     /// of the last keys (few queries see them, so their probabilities are cheap to recompute).
     /// </summary>
-    private static void Check(AttentionShape s, BFloat16[] q, BFloat16[] k, BFloat16[] v, BFloat16[] dout, BFloat16[] o, BFloat16[] dq, BFloat16[] dk, BFloat16[] dv)
+    private static void Check(AttentionShape s, BFloat16[] q, BFloat16[] k, BFloat16[] v, BFloat16[] dout, BFloat16[] o, BFloat16[] dq, BFloat16[] dk, BFloat16[] dv,
+        Func<int, int, bool> visibleBlock)
     {
         int t = s.Sequence, h = s.Heads, hk = s.KvHeads, d = s.HeadDim, group = h / hk;
         double scale = 1 / Math.Sqrt(d);
@@ -125,7 +154,7 @@ internal static class GpuAttentionBenchmark
             double max = double.NegativeInfinity;
             for (int j = 0; j < t; j++)
             {
-                bool visible = j <= i && (s.Window <= 0 || i - j <= s.Window);
+                bool visible = j <= i && (s.Window <= 0 || i - j <= s.Window) && visibleBlock(i, j);
                 double dot = 0;
                 for (int c = 0; c < d; c++)
                 {

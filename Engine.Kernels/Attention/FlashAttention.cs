@@ -44,6 +44,79 @@ internal struct HeadFragments
     private MmaFragmentA _element;
 }
 
+/// <summary>
+/// Which blocks the attention kernels visit: for a query block, its key blocks (forward); for a key
+/// block, its query blocks (backward). Each entry is the block index times two, plus one when the
+/// block is only partly visible and needs the element mask. The dense schedule computes the causal
+/// (and windowed) ranges; the sparse one reads lists a <see cref="AttentionMask"/> built on the host.
+/// </summary>
+internal interface IBlockSchedule
+{
+    static abstract int KeyBlocks(FlashParams p, ArrayView<int> schedule, int qBlock);
+
+    static abstract int KeyBlock(FlashParams p, ArrayView<int> schedule, int qBlock, int index);
+
+    static abstract int QueryBlocks(FlashParams p, ArrayView<int> schedule, int kBlock);
+
+    static abstract int QueryBlock(FlashParams p, ArrayView<int> schedule, int kBlock, int index);
+}
+
+/// <summary>Every block the causal mask (and window) leaves, computed: no lists in memory.</summary>
+internal struct DenseSchedule : IBlockSchedule
+{
+    private static int FirstKey(FlashParams p, int qBlock) => p.Window > 0 ? Math.Max(0, qBlock * FlashAttention.Block - p.Window) / FlashAttention.Block : 0;
+
+    private static int LastQuery(FlashParams p, int kBlock) =>
+        p.Window > 0 ? Math.Min(p.Sequence / FlashAttention.Block - 1, (kBlock * FlashAttention.Block + FlashAttention.Block - 1 + p.Window) / FlashAttention.Block) : p.Sequence / FlashAttention.Block - 1;
+
+    /// <summary>A block straddles the diagonal or the window's edge.</summary>
+    private static int Partial(FlashParams p, int qb, int kb) =>
+        kb >= qb || (p.Window > 0 && (qb - kb + 1) * FlashAttention.Block - 1 > p.Window) ? 1 : 0;
+
+    public static int KeyBlocks(FlashParams p, ArrayView<int> schedule, int qBlock) => qBlock - FirstKey(p, qBlock) + 1;
+
+    public static int KeyBlock(FlashParams p, ArrayView<int> schedule, int qBlock, int index)
+    {
+        int kb = FirstKey(p, qBlock) + index;
+        return kb * 2 + Partial(p, qBlock, kb);
+    }
+
+    public static int QueryBlocks(FlashParams p, ArrayView<int> schedule, int kBlock) => LastQuery(p, kBlock) - kBlock + 1;
+
+    public static int QueryBlock(FlashParams p, ArrayView<int> schedule, int kBlock, int index)
+    {
+        int qb = kBlock + index;
+        return qb * 2 + Partial(p, qb, kBlock);
+    }
+}
+
+/// <summary>
+/// Lists from an <see cref="AttentionMask"/>: [forward offsets (n + 1) | backward offsets (n + 1) |
+/// forward entries | backward entries] for n blocks, CSR style.
+/// </summary>
+internal struct SparseSchedule : IBlockSchedule
+{
+    public static int KeyBlocks(FlashParams p, ArrayView<int> schedule, int qBlock) => schedule[qBlock + 1] - schedule[qBlock];
+
+    public static int KeyBlock(FlashParams p, ArrayView<int> schedule, int qBlock, int index)
+    {
+        int n = p.Sequence / FlashAttention.Block;
+        return schedule[2 * (n + 1) + schedule[qBlock] + index];
+    }
+
+    public static int QueryBlocks(FlashParams p, ArrayView<int> schedule, int kBlock)
+    {
+        int n = p.Sequence / FlashAttention.Block;
+        return schedule[n + 1 + kBlock + 1] - schedule[n + 1 + kBlock];
+    }
+
+    public static int QueryBlock(FlashParams p, ArrayView<int> schedule, int kBlock, int index)
+    {
+        int n = p.Sequence / FlashAttention.Block;
+        return schedule[2 * (n + 1) + schedule[n] + schedule[n + 1 + kBlock] + index];
+    }
+}
+
 /// <summary>The scalar arguments of the attention kernels, passed as one small struct.</summary>
 internal struct FlashParams
 {
@@ -51,6 +124,8 @@ internal struct FlashParams
     public int Heads;
     public int KvHeads;
     public int Window;
+    /// <summary>1 when tokens attend only within their document (per-token ids in the documents view).</summary>
+    public int Documents;
     /// <summary>The softmax scale (1/√D).</summary>
     public float Scale;
     /// <summary>The softmax scale times log2(e): scores in this unit go straight into ex2.</summary>
@@ -147,8 +222,10 @@ public static class FlashAttention
     /// <summary>Where chunk <paramref name="chunk"/> of tile row <paramref name="row"/> lives in a tile of rows <paramref name="chunksPerRow"/> chunks long.</summary>
     internal static int Swizzle(int row, int chunk, int chunksPerRow) => row * chunksPerRow + (chunk ^ (row & 7));
 
-    /// <summary>Whether query <paramref name="query"/> may attend to key <paramref name="key"/>.</summary>
-    private static bool Visible(int query, int key, int window) => key <= query && (window <= 0 || query - key <= window);
+    /// <summary>Whether query <paramref name="query"/> may attend to key <paramref name="key"/> (positions in sequence <paramref name="batch"/>).</summary>
+    private static bool Visible(FlashParams p, ArrayView<int> documents, int batch, int query, int key) =>
+        key <= query && (p.Window <= 0 || query - key <= p.Window)
+        && (p.Documents == 0 || documents[batch * p.Sequence + query] == documents[batch * p.Sequence + key]);
 
     /// <summary>The low two 8x8 matrices of an x4 load: one B fragment.</summary>
     private static MmaFragmentB Low(MmaFragmentA four)
@@ -195,8 +272,10 @@ public static class FlashAttention
     }
 
     [Kernel]
-    internal static void ForwardKernel<THead>(ArrayView<Chunk16> q, ArrayView<Chunk16> k, ArrayView<Chunk16> v, ArrayView<uint> o, ArrayView<float> lse, FlashParams p)
+    internal static void ForwardKernel<THead, TSchedule>(ArrayView<Chunk16> q, ArrayView<Chunk16> k, ArrayView<Chunk16> v, ArrayView<uint> o, ArrayView<float> lse,
+        ArrayView<int> schedule, ArrayView<int> documents, FlashParams p)
         where THead : struct, IHeadDim
+        where TSchedule : struct, IBlockSchedule
     {
         int cpr = THead.Dim / 8;
         int tile = Block * cpr;
@@ -212,12 +291,13 @@ public static class FlashAttention
         int q0 = qBlock * Block;
         int qBase = (batch * p.Sequence * p.Heads + head) * cpr, qStride = p.Heads * cpr;
         int kvBase = (batch * p.Sequence * p.KvHeads + kvHead) * cpr, kvStride = p.KvHeads * cpr;
-        int firstBlock = p.Window > 0 ? Math.Max(0, q0 - p.Window) / Block : 0;
+        int visits = TSchedule.KeyBlocks(p, schedule, qBlock);
+        int entry = TSchedule.KeyBlock(p, schedule, qBlock, 0);
 
         CopyTile(sq, q, qBase + q0 * qStride, qStride, cpr);
         AsyncCopy.Commit();
-        CopyTile(sk, k, kvBase + firstBlock * Block * kvStride, kvStride, cpr);
-        CopyTile(sv, v, kvBase + firstBlock * Block * kvStride, kvStride, cpr);
+        CopyTile(sk, k, kvBase + (entry >> 1) * Block * kvStride, kvStride, cpr);
+        CopyTile(sv, v, kvBase + (entry >> 1) * Block * kvStride, kvStride, cpr);
         AsyncCopy.Commit();
         AsyncCopy.Wait(1);
         Group.Barrier();
@@ -234,14 +314,17 @@ public static class FlashAttention
         int r0 = q0 + warp * 16 + (lane >> 2), r1 = r0 + 8;
         float max0 = float.NegativeInfinity, max1 = float.NegativeInfinity, sum0 = 0f, sum1 = 0f;
         HeadTiles acc = default;
-        for (int kb = firstBlock; kb <= qBlock; kb++)
+        for (int visit = 0; visit < visits; visit++)
         {
-            int stage = (kb - firstBlock) & 1;
-            if (kb < qBlock)
+            int kb = entry >> 1;
+            bool edge = (entry & 1) != 0;
+            int stage = visit & 1;
+            if (visit + 1 < visits)
             {
+                entry = TSchedule.KeyBlock(p, schedule, qBlock, visit + 1);
                 int next = (stage ^ 1) * tile;
-                CopyTile(sk.SubView(next, tile), k, kvBase + (kb + 1) * Block * kvStride, kvStride, cpr);
-                CopyTile(sv.SubView(next, tile), v, kvBase + (kb + 1) * Block * kvStride, kvStride, cpr);
+                CopyTile(sk.SubView(next, tile), k, kvBase + (entry >> 1) * Block * kvStride, kvStride, cpr);
+                CopyTile(sv.SubView(next, tile), v, kvBase + (entry >> 1) * Block * kvStride, kvStride, cpr);
             }
             AsyncCopy.Commit();
             AsyncCopy.Wait(1); // Block kb has landed (for this thread) ...
@@ -261,10 +344,9 @@ public static class FlashAttention
                 }
             }
 
-            // Scale into log2 units, mask where the block straddles the diagonal or the window's edge, and
-            // take each row's block max across the quad.
+            // Scale into log2 units, mask where the schedule says the block is only partly visible (the
+            // diagonal, the window's edge, a document boundary), and take each row's block max across the quad.
             int k0 = kb * Block;
-            bool edge = k0 + Block - 1 > q0 || (p.Window > 0 && q0 + Block - 1 - k0 > p.Window);
             float blockMax0 = float.NegativeInfinity, blockMax1 = float.NegativeInfinity;
             for (int n = 0; n < 8; n++)
             {
@@ -276,10 +358,10 @@ public static class FlashAttention
                 if (edge)
                 {
                     int key = k0 + n * 8 + (lane & 3) * 2;
-                    a.C0 = Visible(r0, key, p.Window) ? a.C0 : float.NegativeInfinity;
-                    a.C1 = Visible(r0, key + 1, p.Window) ? a.C1 : float.NegativeInfinity;
-                    a.C2 = Visible(r1, key, p.Window) ? a.C2 : float.NegativeInfinity;
-                    a.C3 = Visible(r1, key + 1, p.Window) ? a.C3 : float.NegativeInfinity;
+                    a.C0 = Visible(p, documents, batch, r0, key) ? a.C0 : float.NegativeInfinity;
+                    a.C1 = Visible(p, documents, batch, r0, key + 1) ? a.C1 : float.NegativeInfinity;
+                    a.C2 = Visible(p, documents, batch, r1, key) ? a.C2 : float.NegativeInfinity;
+                    a.C3 = Visible(p, documents, batch, r1, key + 1) ? a.C3 : float.NegativeInfinity;
                 }
                 blockMax0 = FastMath.Max(blockMax0, FastMath.Max(a.C0, a.C1));
                 blockMax1 = FastMath.Max(blockMax1, FastMath.Max(a.C2, a.C3));
@@ -388,10 +470,11 @@ public static class FlashAttention
     }
 
     [Kernel]
-    internal static void BackwardKernel<THead>(
+    internal static void BackwardKernel<THead, TSchedule>(
         ArrayView<Chunk16> q, ArrayView<Chunk16> k, ArrayView<Chunk16> v, ArrayView<Chunk16> dout, ArrayView<float> lse, ArrayView<float> delta,
-        ArrayView<float> dqAccum, ArrayView<uint> dk, ArrayView<uint> dv, FlashParams p)
+        ArrayView<float> dqAccum, ArrayView<uint> dk, ArrayView<uint> dv, ArrayView<int> schedule, ArrayView<int> documents, FlashParams p)
         where THead : struct, IHeadDim
+        where TSchedule : struct, IBlockSchedule
     {
         int cpr = THead.Dim / 8;
         int tile = Block * cpr;
@@ -409,8 +492,7 @@ public static class FlashAttention
         int group = p.Heads / p.KvHeads;
         int k0 = kBlock * Block;
         int kvStride = p.KvHeads * cpr, qStride = p.Heads * cpr;
-        int blocks = p.Sequence / Block;
-        int lastBlock = p.Window > 0 ? Math.Min(blocks - 1, (k0 + Block - 1 + p.Window) / Block) : blocks - 1;
+        int visits = TSchedule.QueryBlocks(p, schedule, kBlock);
 
         CopyTile(sk, k, (batch * p.Sequence * p.KvHeads + kvHead) * cpr + k0 * kvStride, kvStride, cpr);
         CopyTile(sv, v, (batch * p.Sequence * p.KvHeads + kvHead) * cpr + k0 * kvStride, kvStride, cpr);
@@ -426,9 +508,11 @@ public static class FlashAttention
             int head = kvHead * group + g;
             int qBase = (batch * p.Sequence * p.Heads + head) * cpr;
             int statBase = (batch * p.Heads + head) * p.Sequence;
-            for (int qb = kBlock; qb <= lastBlock; qb++)
+            for (int visit = 0; visit < visits; visit++)
             {
-                int q0 = qb * Block;
+                int entry = TSchedule.QueryBlock(p, schedule, kBlock, visit);
+                bool partial = (entry & 1) != 0;
+                int q0 = (entry >> 1) * Block;
                 Group.Barrier(); // Everyone is done with the previous block's Q, dO, dS and statistics.
                 CopyTile(sq, q, qBase + q0 * qStride, qStride, cpr);
                 CopyTile(sdo, dout, qBase + q0 * qStride, qStride, cpr);
@@ -464,10 +548,17 @@ public static class FlashAttention
                     int query = n * 8 + (lane & 3) * 2;
                     float l0 = stats[query], l1 = stats[query + 1], d0 = stats[Block + query], d1 = stats[Block + query + 1];
                     MmaAccumulator a = s[n], b = dp[n];
-                    a.C0 = Visible(q0 + query, key0, p.Window) ? FastMath.Ex2(a.C0 * p.ScaleLog2 - l0) : 0f;
-                    a.C1 = Visible(q0 + query + 1, key0, p.Window) ? FastMath.Ex2(a.C1 * p.ScaleLog2 - l1) : 0f;
-                    a.C2 = Visible(q0 + query, key1, p.Window) ? FastMath.Ex2(a.C2 * p.ScaleLog2 - l0) : 0f;
-                    a.C3 = Visible(q0 + query + 1, key1, p.Window) ? FastMath.Ex2(a.C3 * p.ScaleLog2 - l1) : 0f;
+                    a.C0 = FastMath.Ex2(a.C0 * p.ScaleLog2 - l0);
+                    a.C1 = FastMath.Ex2(a.C1 * p.ScaleLog2 - l1);
+                    a.C2 = FastMath.Ex2(a.C2 * p.ScaleLog2 - l0);
+                    a.C3 = FastMath.Ex2(a.C3 * p.ScaleLog2 - l1);
+                    if (partial)
+                    {
+                        a.C0 = Visible(p, documents, batch, q0 + query, key0) ? a.C0 : 0f;
+                        a.C1 = Visible(p, documents, batch, q0 + query + 1, key0) ? a.C1 : 0f;
+                        a.C2 = Visible(p, documents, batch, q0 + query, key1) ? a.C2 : 0f;
+                        a.C3 = Visible(p, documents, batch, q0 + query + 1, key1) ? a.C3 : 0f;
+                    }
                     b.C0 = a.C0 * (b.C0 - d0);
                     b.C1 = a.C1 * (b.C1 - d1);
                     b.C2 = a.C2 * (b.C2 - d0);
@@ -554,7 +645,7 @@ public static class FlashAttention
     /// <summary>The bf16 bits of <paramref name="x"/>, rounded to nearest even.</summary>
     private static ushort Bits(float x) => (ushort)TensorCore.PackBFloat162(x, 0f);
 
-    private static FlashParams Params(AttentionShape shape)
+    private static FlashParams Params(AttentionShape shape, DeviceAttentionMask? mask)
     {
         float scale = 1f / MathF.Sqrt(shape.HeadDim);
         return new FlashParams
@@ -563,6 +654,7 @@ public static class FlashAttention
             Heads = shape.Heads,
             KvHeads = shape.KvHeads,
             Window = shape.Window,
+            Documents = mask?.Mask.DocumentIds is null ? 0 : 1,
             Scale = scale,
             ScaleLog2 = scale * Log2E,
         };
@@ -585,7 +677,12 @@ public static class FlashAttention
     /// <param name="output">Written: [B, T, H, D].</param>
     /// <param name="lse">Written: [B, H, T].</param>
     /// <param name="shape">The sizes, and the window.</param>
-    public static void Forward(Accelerator accelerator, ArrayView<BFloat16> q, ArrayView<BFloat16> k, ArrayView<BFloat16> v, ArrayView<BFloat16> output, ArrayView<float> lse, AttentionShape shape)
+    /// <param name="mask">
+    /// Null for the causal mask of <paramref name="shape"/> (and its window); otherwise a block-sparse mask
+    /// on the accelerator (<see cref="AttentionMask.Upload"/>) for the same sequence length and window.
+    /// </param>
+    public static void Forward(Accelerator accelerator, ArrayView<BFloat16> q, ArrayView<BFloat16> k, ArrayView<BFloat16> v, ArrayView<BFloat16> output, ArrayView<float> lse, AttentionShape shape,
+        DeviceAttentionMask? mask = null)
     {
         Check(accelerator, shape);
         Require(q.Length, shape.QueryElements, "q", shape, "[B, T, H, D]");
@@ -593,11 +690,46 @@ public static class FlashAttention
         Require(v.Length, shape.KeyValueElements, "v", shape, "[B, T, Hkv, D]");
         Require(output.Length, shape.QueryElements, "output", shape, "[B, T, H, D]");
         Require(lse.Length, shape.RowStatistics, "lse", shape, "[B, H, T]");
+        CheckMask(accelerator, shape, mask);
         var config = new KernelConfig(new Index3D(shape.Sequence / Block, shape.Batch * shape.Heads), new Index3D(Threads), ForwardSharedBytes(shape.HeadDim));
-        var args = new object[] { q.Cast<Chunk16>(), k.Cast<Chunk16>(), v.Cast<Chunk16>(), output.Cast<uint>(), lse, Params(shape) };
-        accelerator.Launch(shape.HeadDim == 64
-            ? (Action<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, ArrayView<float>, FlashParams>)ForwardKernel<HeadDim64>
-            : ForwardKernel<HeadDim128>, config, args);
+        var args = new object[] { q.Cast<Chunk16>(), k.Cast<Chunk16>(), v.Cast<Chunk16>(), output.Cast<uint>(), lse, mask?.Schedule ?? default, mask?.Documents ?? default, Params(shape, mask) };
+        switch (shape.HeadDim, mask is null)
+        {
+            case (64, true): LaunchForward<HeadDim64, DenseSchedule>(accelerator, config, args); break;
+            case (64, false): LaunchForward<HeadDim64, SparseSchedule>(accelerator, config, args); break;
+            case (_, true): LaunchForward<HeadDim128, DenseSchedule>(accelerator, config, args); break;
+            default: LaunchForward<HeadDim128, SparseSchedule>(accelerator, config, args); break;
+        }
+    }
+
+    private static void LaunchForward<THead, TSchedule>(Accelerator accelerator, KernelConfig config, object[] args)
+        where THead : struct, IHeadDim
+        where TSchedule : struct, IBlockSchedule =>
+        accelerator.Launch((Action<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, ArrayView<float>, ArrayView<int>, ArrayView<int>, FlashParams>)ForwardKernel<THead, TSchedule>,
+            config, args);
+
+    private static void LaunchBackward<THead, TSchedule>(Accelerator accelerator, KernelConfig config, object[] args)
+        where THead : struct, IHeadDim
+        where TSchedule : struct, IBlockSchedule =>
+        accelerator.Launch((Action<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<uint>, ArrayView<uint>,
+            ArrayView<int>, ArrayView<int>, FlashParams>)BackwardKernel<THead, TSchedule>, config, args);
+
+    private static void CheckMask(Accelerator accelerator, AttentionShape shape, DeviceAttentionMask? mask)
+    {
+        if (mask is null)
+        {
+            return;
+        }
+        if (mask.Accelerator != accelerator)
+        {
+            throw new ArgumentException($"The mask lives on {mask.Accelerator.Name}; the attention runs on {accelerator.Name}. Upload it there.", nameof(mask));
+        }
+        AttentionMask m = mask.Mask;
+        if (m.Sequence != shape.Sequence || m.Window != shape.Window || (m.DocumentIds is not null && m.Batch != shape.Batch))
+        {
+            throw new ArgumentException(
+                $"The mask was built for sequence {m.Sequence}, window {m.Window}{(m.DocumentIds is null ? "" : $", batch {m.Batch}")}; the attention has {shape}.", nameof(mask));
+        }
     }
 
     /// <summary>Floats of scratch <see cref="Backward"/> needs: an fp32 dQ and Δ per row.</summary>
@@ -620,9 +752,10 @@ public static class FlashAttention
     /// <param name="dv">Written: [B, T, Hkv, D].</param>
     /// <param name="workspace">Scratch of <see cref="WorkspaceElements"/> floats.</param>
     /// <param name="shape">The sizes, and the window.</param>
+    /// <param name="mask">The mask the forward pass used (null for the causal one).</param>
     public static void Backward(
         Accelerator accelerator, ArrayView<BFloat16> q, ArrayView<BFloat16> k, ArrayView<BFloat16> v, ArrayView<BFloat16> output, ArrayView<BFloat16> outputGradient,
-        ArrayView<float> lse, ArrayView<BFloat16> dq, ArrayView<BFloat16> dk, ArrayView<BFloat16> dv, ArrayView<float> workspace, AttentionShape shape)
+        ArrayView<float> lse, ArrayView<BFloat16> dq, ArrayView<BFloat16> dk, ArrayView<BFloat16> dv, ArrayView<float> workspace, AttentionShape shape, DeviceAttentionMask? mask = null)
     {
         Check(accelerator, shape);
         Require(q.Length, shape.QueryElements, "q", shape, "[B, T, H, D]");
@@ -635,16 +768,25 @@ public static class FlashAttention
         Require(dk.Length, shape.KeyValueElements, "dk", shape, "[B, T, Hkv, D]");
         Require(dv.Length, shape.KeyValueElements, "dv", shape, "[B, T, Hkv, D]");
         Require(workspace.Length, WorkspaceElements(shape), "workspace", shape, "FlashAttention.WorkspaceElements(shape)");
-        FlashParams p = Params(shape);
+        CheckMask(accelerator, shape, mask);
+        FlashParams p = Params(shape, mask);
         ArrayView<float> dqAccum = workspace.SubView(0, (int)shape.QueryElements), delta = workspace.SubView((int)shape.QueryElements, (int)shape.RowStatistics);
         int rows = (int)(shape.QueryElements / shape.HeadDim);
         accelerator.Launch((Action<ArrayView<uint>, ArrayView<uint>, ArrayView<float>, ArrayView<float>, FlashParams, int>)PrepareKernel,
             KernelConfig.Linear((rows + 127) / 128, 128), output.Cast<uint>(), outputGradient.Cast<uint>(), delta, dqAccum, p, shape.HeadDim);
         var config = new KernelConfig(new Index3D(shape.Sequence / Block, shape.Batch * shape.KvHeads), new Index3D(Threads), BackwardSharedBytes(shape.HeadDim));
-        var args = new object[] { q.Cast<Chunk16>(), k.Cast<Chunk16>(), v.Cast<Chunk16>(), outputGradient.Cast<Chunk16>(), lse, delta, dqAccum, dk.Cast<uint>(), dv.Cast<uint>(), p };
-        accelerator.Launch(shape.HeadDim == 64
-            ? (Action<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<uint>, ArrayView<uint>, FlashParams>)BackwardKernel<HeadDim64>
-            : BackwardKernel<HeadDim128>, config, args);
+        var args = new object[]
+        {
+            q.Cast<Chunk16>(), k.Cast<Chunk16>(), v.Cast<Chunk16>(), outputGradient.Cast<Chunk16>(), lse, delta, dqAccum, dk.Cast<uint>(), dv.Cast<uint>(),
+            mask?.Schedule ?? default, mask?.Documents ?? default, p,
+        };
+        switch (shape.HeadDim, mask is null)
+        {
+            case (64, true): LaunchBackward<HeadDim64, DenseSchedule>(accelerator, config, args); break;
+            case (64, false): LaunchBackward<HeadDim64, SparseSchedule>(accelerator, config, args); break;
+            case (_, true): LaunchBackward<HeadDim128, DenseSchedule>(accelerator, config, args); break;
+            default: LaunchBackward<HeadDim128, SparseSchedule>(accelerator, config, args); break;
+        }
         int pairs = (int)(shape.QueryElements / 2);
         accelerator.Launch((Action<ArrayView<float>, ArrayView<uint>>)FinishKernel, KernelConfig.Linear((pairs + 255) / 256, 256), dqAccum, dq.Cast<uint>());
     }
@@ -652,7 +794,9 @@ public static class FlashAttention
     /// <summary>Floating-point operations the mask leaves: 4·D per visible pair forward (Q·Kᵀ and P·V), 10·D backward (the two recomputed, three more products).</summary>
     /// <param name="shape">The sizes, and the window.</param>
     /// <param name="backward">The backward pass instead of the forward.</param>
-    public static double Flops(AttentionShape shape, bool backward) => (backward ? 10.0 : 4.0) * shape.HeadDim * shape.VisiblePairs;
+    /// <param name="mask">The block-sparse mask, if any: its visible pairs instead of the causal ones.</param>
+    public static double Flops(AttentionShape shape, bool backward, AttentionMask? mask = null) =>
+        (backward ? 10.0 : 4.0) * shape.HeadDim * (mask is null ? shape.VisiblePairs : mask.VisiblePairs(shape.Batch) * shape.Heads);
 
     private static void Check(Accelerator accelerator, AttentionShape shape)
     {

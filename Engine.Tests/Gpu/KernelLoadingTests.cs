@@ -16,8 +16,8 @@ public class KernelLoadingTests
         KernelCatalogueTests.Cases.Values.Select(c => c.Kernel.Method)
             .Concat(new[]
             {
-                typeof(FlashAttention).GetMethod("ForwardKernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(HeadDim64)),
-                typeof(FlashAttention).GetMethod("BackwardKernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(HeadDim128)),
+                typeof(FlashAttention).GetMethod("ForwardKernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(HeadDim64), typeof(DenseSchedule)),
+                typeof(FlashAttention).GetMethod("BackwardKernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(HeadDim128), typeof(DenseSchedule)),
                 typeof(FlashAttention).GetMethod("PrepareKernel", BindingFlags.NonPublic | BindingFlags.Static)!,
                 typeof(TensorCoreGemm).GetMethod("Bf16Kernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(Tile128x128x64), typeof(KInner), typeof(KInner)),
             })
@@ -40,7 +40,7 @@ public class KernelLoadingTests
     [Fact]
     public void ADeferredKernelTranslatesNoIlUntilItsIrIsAskedFor()
     {
-        MethodInfo kernel = typeof(FlashAttention).GetMethod("BackwardKernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(HeadDim64));
+        MethodInfo kernel = typeof(FlashAttention).GetMethod("BackwardKernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(HeadDim64), typeof(DenseSchedule));
         int builds = 0;
         var deferred = new CompiledKernel(kernel, () =>
         {

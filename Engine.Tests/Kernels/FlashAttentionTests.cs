@@ -39,7 +39,7 @@ public class FlashAttentionTests
     {
         public double[] Output = [], Lse = [], Dq = [], Dk = [], Dv = [];
 
-        public static Reference Run(AttentionShape s, double[] q, double[] k, double[] v, double[]? dout)
+        public static Reference Run(AttentionShape s, double[] q, double[] k, double[] v, double[]? dout, Func<int, int, int, bool>? visibleIn = null)
         {
             int b = s.Batch, t = s.Sequence, h = s.Heads, hk = s.KvHeads, d = s.HeadDim, group = h / hk;
             double scale = 1 / Math.Sqrt(d);
@@ -62,7 +62,7 @@ public class FlashAttentionTests
                         double max = double.NegativeInfinity;
                         for (int j = 0; j < t; j++)
                         {
-                            bool visible = j <= i && (s.Window <= 0 || i - j <= s.Window);
+                            bool visible = j <= i && (s.Window <= 0 || i - j <= s.Window) && (visibleIn is null || visibleIn(bi, i, j));
                             double dot = 0;
                             for (int c = 0; c < d; c++)
                             {
@@ -215,6 +215,130 @@ public class FlashAttentionTests
         }
     }
 
+    public static TheoryData<string, int, string> Masks() => new()
+    {
+        // accelerator, head width, mask
+        { "cpu32", 64, "causal as lists" },
+        { "cpu32", 64, "half the blocks" },
+        { "cpu32", 64, "documents" },
+        { "cpu32", 128, "documents and a window" },
+        { "cuda", 64, "half the blocks" },
+        { "cuda", 128, "documents and a window" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Masks))]
+    public void BlockSparseMasksMatchFloat64(string kind, int headDim, string maskKind)
+    {
+        using Accelerator acc = Make(kind);
+        var rng = new Random(Environment.TickCount);
+        int batch = 2, sequence = 320, blocks = sequence / FlashAttention.Block;
+        int window = maskKind.Contains("window", StringComparison.Ordinal) ? 100 : 0;
+        var shape = new AttentionShape(batch, sequence, 4, 2, headDim, window);
+        // Documents: a new one starts at random tokens, different in each sequence (as packed rows are).
+        int[] documents = new int[batch * sequence];
+        for (int b = 0; b < batch; b++)
+        {
+            int id = 0;
+            for (int t = 0; t < sequence; t++)
+            {
+                id += t > 0 && rng.Next(90) == 0 ? 1 : 0;
+                documents[b * sequence + t] = id;
+            }
+        }
+        var chosen = new HashSet<(int, int)>();
+        for (int qb = 0; qb < blocks; qb++)
+        {
+            for (int kb = 0; kb <= qb; kb++)
+            {
+                if (kb == qb || rng.Next(2) == 0)
+                {
+                    chosen.Add((qb, kb));
+                }
+            }
+        }
+        AttentionMask mask = maskKind switch
+        {
+            "causal as lists" => AttentionMask.Causal(sequence, window),
+            "half the blocks" => AttentionMask.FromBlocks(sequence, chosen, window),
+            _ => AttentionMask.Documents(sequence, documents, window),
+        };
+        Func<int, int, int, bool> visible = maskKind switch
+        {
+            "causal as lists" => (_, _, _) => true,
+            "half the blocks" => (_, i, j) => chosen.Contains((i / FlashAttention.Block, j / FlashAttention.Block)),
+            _ => (b, i, j) => documents[b * sequence + i] == documents[b * sequence + j],
+        };
+        BFloat16[] q = Random(rng, shape.QueryElements, 2), k = Random(rng, shape.KeyValueElements, 2), v = Random(rng, shape.KeyValueElements, 1);
+        BFloat16[] dout = Random(rng, shape.QueryElements, 1e-3);
+        var expected = Reference.Run(shape, Wide(q), Wide(k), Wide(v), Wide(dout), visible);
+
+        using DeviceAttentionMask onDevice = mask.Upload(acc);
+        using var vq = acc.Allocate<BFloat16>(q);
+        using var vk = acc.Allocate<BFloat16>(k);
+        using var vv = acc.Allocate<BFloat16>(v);
+        using var vdo = acc.Allocate<BFloat16>(dout);
+        using var vo = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.QueryElements).ToArray());
+        using var vlse = acc.Allocate<float>(Enumerable.Repeat(float.NaN, (int)shape.RowStatistics).ToArray());
+        using var vdq = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.QueryElements).ToArray());
+        using var vdk = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.KeyValueElements).ToArray());
+        using var vdv = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.KeyValueElements).ToArray());
+        using var work = acc.Allocate<float>(Enumerable.Repeat(float.NaN, (int)FlashAttention.WorkspaceElements(shape)).ToArray());
+        FlashAttention.Forward(acc, vq.View, vk.View, vv.View, vo.View, vlse.View, shape, onDevice);
+        FlashAttention.Backward(acc, vq.View, vk.View, vv.View, vo.View, vdo.View, vlse.View, vdq.View, vdk.View, vdv.View, work.View, shape, onDevice);
+
+        var log = TestContext.Current.TestOutputHelper;
+        log?.WriteLine($"{maskKind}: {mask.ActiveBlocks} of {mask.CausalBlocks} causal blocks (density {mask.Density:F2}), {mask.VisiblePairs(batch)} visible pairs per head");
+        var (outError, outFloor) = Compare(expected.Output, Narrow(vo.GetAsArray()), "output");
+        Assert.True(outError < 3 * outFloor, $"{maskKind}: output relative error norm {outError:E2}, bf16 rounding alone {outFloor:E2}");
+        var (lseError, _) = Compare(expected.Lse, vlse.GetAsArray(), "lse");
+        Assert.True(lseError < 1e-5, $"{maskKind}: lse relative error norm {lseError:E2}");
+        foreach (var (name, exact, view) in new[] { ("dq", expected.Dq, vdq), ("dk", expected.Dk, vdk), ("dv", expected.Dv, vdv) })
+        {
+            var (error, floor) = Compare(exact, Narrow(view.GetAsArray()), name);
+            log?.WriteLine($"  {name}: {error:E2} (bf16 rounding alone {floor:E2})");
+            Assert.True(error < 4 * floor, $"{maskKind}: {name} relative error norm {error:E2}, bf16 rounding alone {floor:E2}");
+        }
+        long pairs = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            for (int i = 0; i < sequence; i++)
+            {
+                for (int j = 0; j <= i; j++)
+                {
+                    pairs += (window <= 0 || i - j <= window) && visible(b, i, j) ? 1 : 0;
+                }
+            }
+        }
+        Assert.Equal(pairs, mask.VisiblePairs(batch));
+    }
+
+    [Fact]
+    public void MasksDropHiddenBlocksAndKeepEveryDiagonal()
+    {
+        // Five documents aligned with the 64-token blocks: only the diagonal blocks have visible pairs.
+        int[] documents = Enumerable.Range(0, 320).Select(t => t / 64).ToArray();
+        AttentionMask mask = AttentionMask.Documents(320, documents);
+        Assert.Equal(5, mask.ActiveBlocks);
+        Assert.Equal(15, mask.CausalBlocks);
+        Assert.Equal(5 * 64 * 65 / 2, mask.VisiblePairs(1));
+        // A window of 64 leaves the diagonal and the block before it.
+        Assert.Equal(5 + 4, AttentionMask.Causal(320, window: 64).ActiveBlocks);
+        // Top-k lists get their diagonals even when the caller leaves them out.
+        Assert.Equal(5 + 1, AttentionMask.FromBlocks(320, [(4, 0)]).ActiveBlocks);
+        var e = Assert.Throws<ArgumentException>(() => AttentionMask.FromBlocks(320, [(1, 2)]));
+        Assert.Contains("(1, 2)", e.Message);
+        e = Assert.Throws<ArgumentException>(() => AttentionMask.Documents(320, new int[100]));
+        Assert.Contains("100 ids", e.Message);
+        using var cpu = new CpuAccelerator(32);
+        using DeviceAttentionMask onDevice = mask.Upload(cpu);
+        var shape = new AttentionShape(1, 256, 1, 1, 64);
+        using var x = cpu.Allocate<BFloat16>((int)shape.QueryElements);
+        using var lse = cpu.Allocate<float>((int)shape.RowStatistics);
+        e = Assert.Throws<ArgumentException>(() => FlashAttention.Forward(cpu, x.View, x.View, x.View, x.View, lse.View, shape, onDevice));
+        Assert.Contains("sequence 320", e.Message);
+    }
+
     [Fact]
     public void BadShapesAreRefusedWithTheReason()
     {
@@ -249,7 +373,7 @@ public class FlashAttentionTests
             ("BackwardKernel", typeof(HeadDim64), 2 * 4 * 8 + 3 * 4 * 8), ("BackwardKernel", typeof(HeadDim128), 16 + 3 * 4 * 16),
         })
         {
-            MethodInfo kernel = typeof(FlashAttention).GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(head);
+            MethodInfo kernel = typeof(FlashAttention).GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(head, typeof(DenseSchedule));
             string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(kernel).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
             Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", ptx);
             Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", ptx);
