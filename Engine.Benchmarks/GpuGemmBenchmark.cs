@@ -33,7 +33,7 @@ internal static class GpuGemmBenchmark
         Console.WriteLine($"device: {gpu.Name}, {gpu.Info.Multiprocessors} SMs");
         var compile = Stopwatch.StartNew();
         KernelCompiler.CompileUncached(typeof(TensorCoreGemm).GetMethod("Bf16Kernel", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-            .MakeGenericMethod(typeof(Tile128x256x64), typeof(KInner), typeof(KInner)));
+            .MakeGenericMethod(typeof(Tile128x256x64), typeof(KInner), typeof(KInner), typeof(PlainEpilogue)));
         Console.WriteLine(FormattableString.Invariant($"engine gemm kernel: IL to verified IR in {compile.Elapsed.TotalMilliseconds:F0} ms (uncached)"));
         foreach (int tile in new[] { 256, 64, 32 })
         {

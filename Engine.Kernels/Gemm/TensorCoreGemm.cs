@@ -69,6 +69,32 @@ internal struct KOuter : IOperandLayout
     static bool IOperandLayout.KInner => false;
 }
 
+/// <summary>What the kernel does with each fp32 result before rounding it to bf16.</summary>
+internal interface IGemmEpilogue
+{
+    /// <summary>True: C = α·(A·B) + β·D; false: C = A·B (no D is read).</summary>
+    static abstract bool Blends { get; }
+}
+
+/// <summary>C = A·B.</summary>
+internal struct PlainEpilogue : IGemmEpilogue
+{
+    public static bool Blends => false;
+}
+
+/// <summary>C = α·(A·B) + β·D, in fp32 before the one rounding (D may be C itself).</summary>
+internal struct BlendEpilogue : IGemmEpilogue
+{
+    public static bool Blends => true;
+}
+
+/// <summary>The blend's scalars.</summary>
+internal struct GemmBlend
+{
+    public float Alpha;
+    public float Beta;
+}
+
 /// <summary>128x128 blocks, 32 of K per stage: 48 KB of shared memory for three stages.</summary>
 internal struct Tile128x128x32 : IGemmTile
 {
@@ -147,10 +173,11 @@ public static class TensorCoreGemm
     internal static int SwizzledWide(int row, int chunk, int chunksPerRow) => row * chunksPerRow + (chunk ^ (row & 7));
 
     [Kernel]
-    internal static void Bf16Kernel<TTile, TA, TB>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<uint> c, int m, int n, int k)
+    internal static void Bf16Kernel<TTile, TA, TB, TEpilogue>(ArrayView<Chunk16> a, ArrayView<Chunk16> b, ArrayView<uint> c, ArrayView<uint> d, int m, int n, int k, GemmBlend blend)
         where TTile : struct, IGemmTile
         where TA : struct, IOperandLayout
         where TB : struct, IOperandLayout
+        where TEpilogue : struct, IGemmEpilogue
     {
         int chunksPerRow = TTile.BlockK / 8;
         int stageChunksA = BlockM * chunksPerRow, stageChunksB = ColumnsOf<TTile>() * chunksPerRow;
@@ -331,6 +358,14 @@ public static class TensorCoreGemm
                 int row = rowA + warpRow + i * 16 + (lane >> 2);
                 int col = rowB + warpCol + j * 8 + (lane & 3) * 2;
                 MmaAccumulator tile = acc[i * TTile.WarpTilesN + j];
+                if (TEpilogue.Blends)
+                {
+                    uint top = d[(row * n + col) >> 1], bottom = d[((row + 8) * n + col) >> 1];
+                    tile.C0 = blend.Alpha * tile.C0 + blend.Beta * TensorCore.UnpackBFloat16(top, false);
+                    tile.C1 = blend.Alpha * tile.C1 + blend.Beta * TensorCore.UnpackBFloat16(top, true);
+                    tile.C2 = blend.Alpha * tile.C2 + blend.Beta * TensorCore.UnpackBFloat16(bottom, false);
+                    tile.C3 = blend.Alpha * tile.C3 + blend.Beta * TensorCore.UnpackBFloat16(bottom, true);
+                }
                 c[(row * n + col) >> 1] = TensorCore.PackBFloat162(tile.C0, tile.C1);
                 c[((row + 8) * n + col) >> 1] = TensorCore.PackBFloat162(tile.C2, tile.C3);
             }
@@ -389,7 +424,36 @@ public static class TensorCoreGemm
     /// <param name="m">Rows of C.</param>
     /// <param name="n">Columns of C.</param>
     /// <param name="k">The reduction length.</param>
-    public static void Bf16(Accelerator accelerator, ArrayView<BFloat16> a, bool aTransposed, ArrayView<BFloat16> b, bool bTransposed, ArrayView<BFloat16> c, int m, int n, int k)
+    public static void Bf16(Accelerator accelerator, ArrayView<BFloat16> a, bool aTransposed, ArrayView<BFloat16> b, bool bTransposed, ArrayView<BFloat16> c, int m, int n, int k) =>
+        Run<PlainEpilogue>(accelerator, a, aTransposed, b, bTransposed, c, m, n, k, default, default);
+
+    /// <summary>
+    /// C = α·op(A)·op(B) + β·D with the blend done in fp32 before the one rounding to bf16 (a fused
+    /// epilogue: Newton–Schulz's polynomial steps, residual adds). <paramref name="d"/> is [M, N] and may be
+    /// <paramref name="c"/> itself. Layouts and limits as <see cref="Bf16(Accelerator, ArrayView{BFloat16}, bool, ArrayView{BFloat16}, bool, ArrayView{BFloat16}, int, int, int)"/>.
+    /// </summary>
+    /// <param name="accelerator">Where the views live: a CUDA GPU, or the CPU accelerator at warp size 32.</param>
+    /// <param name="a">The left operand.</param>
+    /// <param name="aTransposed">A is stored [K, M].</param>
+    /// <param name="b">The right operand.</param>
+    /// <param name="bTransposed">B is stored [N, K].</param>
+    /// <param name="c">The result, M×N.</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="k">The reduction length.</param>
+    /// <param name="alpha">The product's weight.</param>
+    /// <param name="d">The matrix blended in, M×N.</param>
+    /// <param name="beta">D's weight.</param>
+    public static void Bf16(Accelerator accelerator, ArrayView<BFloat16> a, bool aTransposed, ArrayView<BFloat16> b, bool bTransposed, ArrayView<BFloat16> c, int m, int n, int k,
+        float alpha, ArrayView<BFloat16> d, float beta)
+    {
+        Require(d, (long)m * n, "d", $"[M={m}, N={n}]");
+        Run<BlendEpilogue>(accelerator, a, aTransposed, b, bTransposed, c, m, n, k, d, new GemmBlend { Alpha = alpha, Beta = beta });
+    }
+
+    private static void Run<TEpilogue>(Accelerator accelerator, ArrayView<BFloat16> a, bool aTransposed, ArrayView<BFloat16> b, bool bTransposed, ArrayView<BFloat16> c, int m, int n, int k,
+        ArrayView<BFloat16> d, GemmBlend blend)
+        where TEpilogue : struct, IGemmEpilogue
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         if (m <= 0 || n <= 0 || k <= 0 || m % BlockM != 0 || n % BlockN != 0 || k % BlockK != 0)
@@ -404,25 +468,30 @@ public static class TensorCoreGemm
         {
             throw new ArgumentException($"The tensor-core GEMM needs warps of 32 lanes; {accelerator.Name} has {accelerator.WarpSize}.", nameof(accelerator));
         }
-        int tile = Force ?? (k % 64 != 0 ? 32 : n % 256 == 0 ? 256 : 64);
+        var call = new GemmCall(accelerator, a, b, c, d, m, n, k, blend, Force ?? (k % 64 != 0 ? 32 : n % 256 == 0 ? 256 : 64));
         switch (aTransposed, bTransposed)
         {
-            case (false, true): Dispatch<KInner, KInner>(accelerator, a, b, c, m, n, k, tile); break;
-            case (false, false): Dispatch<KInner, KOuter>(accelerator, a, b, c, m, n, k, tile); break;
-            case (true, false): Dispatch<KOuter, KOuter>(accelerator, a, b, c, m, n, k, tile); break;
-            default: Dispatch<KOuter, KInner>(accelerator, a, b, c, m, n, k, tile); break;
+            case (false, true): Dispatch<KInner, KInner, TEpilogue>(call); break;
+            case (false, false): Dispatch<KInner, KOuter, TEpilogue>(call); break;
+            case (true, false): Dispatch<KOuter, KOuter, TEpilogue>(call); break;
+            default: Dispatch<KOuter, KInner, TEpilogue>(call); break;
         }
     }
 
-    private static void Dispatch<TA, TB>(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k, int tile)
+    /// <summary>One product's operands and sizes, on their way to the kernel instantiation that fits them.</summary>
+    private readonly record struct GemmCall(Accelerator Accelerator, ArrayView<BFloat16> A, ArrayView<BFloat16> B, ArrayView<BFloat16> C, ArrayView<BFloat16> D,
+        int M, int N, int K, GemmBlend Blend, int Tile);
+
+    private static void Dispatch<TA, TB, TEpilogue>(GemmCall call)
         where TA : struct, IOperandLayout
         where TB : struct, IOperandLayout
+        where TEpilogue : struct, IGemmEpilogue
     {
-        switch (tile)
+        switch (call.Tile)
         {
-            case 256: Launch<Tile128x256x64, TA, TB>(accelerator, a, b, c, m, n, k); break;
-            case 64: Launch<Tile128x128x64, TA, TB>(accelerator, a, b, c, m, n, k); break;
-            default: Launch<Tile128x128x32, TA, TB>(accelerator, a, b, c, m, n, k); break;
+            case 256: Launch<Tile128x256x64, TA, TB, TEpilogue>(call); break;
+            case 64: Launch<Tile128x128x64, TA, TB, TEpilogue>(call); break;
+            default: Launch<Tile128x128x32, TA, TB, TEpilogue>(call); break;
         }
     }
 
@@ -432,14 +501,15 @@ public static class TensorCoreGemm
     /// </summary>
     internal static int? Force { get; set; }
 
-    private static void Launch<TTile, TA, TB>(Accelerator accelerator, ArrayView<BFloat16> a, ArrayView<BFloat16> b, ArrayView<BFloat16> c, int m, int n, int k)
+    private static void Launch<TTile, TA, TB, TEpilogue>(GemmCall call)
         where TTile : struct, IGemmTile
         where TA : struct, IOperandLayout
         where TB : struct, IOperandLayout
+        where TEpilogue : struct, IGemmEpilogue
     {
-        var config = new KernelConfig(new Index3D(n / ColumnsOf<TTile>(), m / BlockM), new Index3D(Threads), SharedBytes<TTile>());
-        accelerator.LoadKernel<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, int, int, int>(Bf16Kernel<TTile, TA, TB>)(
-            config, a.Cast<Chunk16>(), b.Cast<Chunk16>(), c.Cast<uint>(), m, n, k);
+        var config = new KernelConfig(new Index3D(call.N / ColumnsOf<TTile>(), call.M / BlockM), new Index3D(Threads), SharedBytes<TTile>());
+        call.Accelerator.LoadKernel<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, ArrayView<uint>, int, int, int, GemmBlend>(Bf16Kernel<TTile, TA, TB, TEpilogue>)(
+            config, call.A.Cast<Chunk16>(), call.B.Cast<Chunk16>(), call.C.Cast<uint>(), call.D.Cast<uint>(), call.M, call.N, call.K, call.Blend);
     }
 
     /// <summary>Floating-point operations of one product: 2·M·N·K.</summary>

@@ -52,8 +52,8 @@ public class CudaOccupancyTests
     public void SharedMemoryAndRegistersLimitTheWideGemmTile()
     {
         using CudaAccelerator gpu = Open();
-        MethodInfo method = typeof(TensorCoreGemm).GetMethod("Bf16Kernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(Tile128x256x64), typeof(KInner), typeof(KInner));
-        Delegate kernel = Delegate.CreateDelegate(typeof(Action<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, int, int, int>), method);
+        MethodInfo method = typeof(TensorCoreGemm).GetMethod("Bf16Kernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(Tile128x256x64), typeof(KInner), typeof(KInner), typeof(PlainEpilogue));
+        Delegate kernel = Delegate.CreateDelegate(typeof(Action<ArrayView<Chunk16>, ArrayView<Chunk16>, ArrayView<uint>, ArrayView<uint>, int, int, int, GemmBlend>), method);
         CudaKernelInfo info = gpu.GetKernelInfo(kernel);
         Assert.Equal(0, info.LocalBytes); // 128 accumulators a lane, and no spills.
         Assert.InRange(info.Registers, 129, 255);

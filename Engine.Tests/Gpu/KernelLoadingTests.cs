@@ -19,7 +19,7 @@ public class KernelLoadingTests
                 typeof(FlashAttention).GetMethod("ForwardKernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(HeadDim64), typeof(DenseSchedule)),
                 typeof(FlashAttention).GetMethod("BackwardKernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(HeadDim128), typeof(DenseSchedule)),
                 typeof(FlashAttention).GetMethod("PrepareKernel", BindingFlags.NonPublic | BindingFlags.Static)!,
-                typeof(TensorCoreGemm).GetMethod("Bf16Kernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(Tile128x128x64), typeof(KInner), typeof(KInner)),
+                typeof(TensorCoreGemm).GetMethod("Bf16Kernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(Tile128x128x64), typeof(KInner), typeof(KInner), typeof(PlainEpilogue)),
             })
             .Where(m => !m.ContainsGenericParameters).Distinct();
 

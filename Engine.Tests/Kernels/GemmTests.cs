@@ -127,7 +127,7 @@ public class GemmTests
         {
             foreach (var (layoutA, layoutB) in new[] { (typeof(KInner), typeof(KInner)), (typeof(KInner), typeof(KOuter)), (typeof(KOuter), typeof(KOuter)) })
             {
-                MethodInfo kernel = generic.MakeGenericMethod(typeof(TensorCoreGemm).Assembly.GetType("Engine.Kernels." + depth)!, layoutA, layoutB);
+                MethodInfo kernel = generic.MakeGenericMethod(typeof(TensorCoreGemm).Assembly.GetType("Engine.Kernels." + depth)!, layoutA, layoutB, typeof(PlainEpilogue));
                 string ptx = Engine.Gpu.Ptx.PtxEmitter.Emit(KernelCompiler.Compile(kernel).Function, new Engine.Gpu.Ptx.PtxTarget(90), "kernel");
                 Assert.Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", ptx);
                 Assert.Contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16", ptx.Replace(".trans", "", StringComparison.Ordinal));
