@@ -265,6 +265,43 @@ public static class TrainingKernels
     }
 
     [Kernel]
+    internal static void ToBf16Kernel(ArrayView<float> source, ArrayView<uint> destination)
+    {
+        for (int i = Grid.GlobalIndexX; i < destination.Length; i += Grid.GlobalDimX)
+        {
+            destination[i] = TensorCore.PackBFloat162(source[2 * i], source[2 * i + 1]);
+        }
+    }
+
+    [Kernel]
+    internal static void ToFloatKernel(ArrayView<uint> source, ArrayView<float> destination)
+    {
+        for (int i = Grid.GlobalIndexX; i < source.Length; i += Grid.GlobalDimX)
+        {
+            uint pair = source[i];
+            destination[2 * i] = Lo(pair);
+            destination[2 * i + 1] = Hi(pair);
+        }
+    }
+
+    [Kernel]
+    internal static void SumOfSquaresKernel(ArrayView<float> x, ArrayView<float> total)
+    {
+        // Per thread, then per warp with shuffles, then one atomic per warp (a few thousand at most).
+        float sum = 0f;
+        for (int i = Grid.GlobalIndexX; i < x.Length; i += Grid.GlobalDimX)
+        {
+            float v = x[i];
+            sum += v * v;
+        }
+        sum = WarpSum(sum);
+        if (Warp.LaneIdx == 0)
+        {
+            Atomic.Add(ref total[0], sum);
+        }
+    }
+
+    [Kernel]
     internal static void AdamWKernel(ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> m, ArrayView<float> v, AdamWStep step)
     {
         for (int i = Grid.GlobalIndexX; i < parameters.Length; i += Grid.GlobalDimX)
@@ -475,6 +512,57 @@ public static class TrainingKernels
         ArrayView<uint> pairs = dOutput.Cast<uint>();
         accelerator.LoadKernel<ArrayView<int>, ArrayView<uint>, ArrayView<float>, int, int>(EmbeddingBackwardKernel)(
             Streaming(pairs.Length), ids, pairs, dTable, width, dTable.Length / width);
+    }
+
+    /// <summary>fp32 to bf16, rounding to nearest even (master weights to operand copies).</summary>
+    /// <param name="accelerator">Where the views live.</param>
+    /// <param name="source">fp32 values (an even count).</param>
+    /// <param name="destination">Written: the same count of bf16 values.</param>
+    public static void ToBf16(Accelerator accelerator, ArrayView<float> source, ArrayView<BFloat16> destination)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        SameLength(source, nameof(source), destination, nameof(destination));
+        EvenLength(source.Length, nameof(source));
+        ArrayView<uint> pairs = destination.Cast<uint>();
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<uint>>(ToBf16Kernel)(Streaming(pairs.Length), source, pairs);
+    }
+
+    /// <summary>bf16 to fp32 (exact).</summary>
+    /// <param name="accelerator">Where the views live.</param>
+    /// <param name="source">bf16 values (an even count).</param>
+    /// <param name="destination">Written: the same count of fp32 values.</param>
+    public static void ToFloat(Accelerator accelerator, ArrayView<BFloat16> source, ArrayView<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        SameLength(source, nameof(source), destination, nameof(destination));
+        EvenLength(source.Length, nameof(source));
+        ArrayView<uint> pairs = source.Cast<uint>();
+        accelerator.LoadKernel<ArrayView<uint>, ArrayView<float>>(ToFloatKernel)(Streaming(pairs.Length), pairs, destination);
+    }
+
+    /// <summary>
+    /// total[0] += Σ x², in fp32 on the device (gradient norms for clipping and logging; zero total first
+    /// for a fresh sum, or leave it to sum several tensors). The order of the additions varies run to run.
+    /// </summary>
+    /// <param name="accelerator">Where the views live.</param>
+    /// <param name="x">The values.</param>
+    /// <param name="total">One float, accumulated into.</param>
+    public static void SumOfSquares(Accelerator accelerator, ArrayView<float> x, ArrayView<float> total)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        if (total.Length != 1)
+        {
+            throw new ArgumentException($"total has {total.Length} elements; the sum goes into exactly one.", nameof(total));
+        }
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(SumOfSquaresKernel)(Streaming(Math.Max(1, x.Length / 8)), x, total);
+    }
+
+    private static void EvenLength(int length, string name)
+    {
+        if (length % 2 != 0)
+        {
+            throw new ArgumentException($"{name} has {length} elements; the casts move pairs, so the count must be even.", name);
+        }
     }
 
     /// <summary>

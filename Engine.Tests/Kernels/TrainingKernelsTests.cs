@@ -328,6 +328,34 @@ public class TrainingKernelsTests
 
     [Theory]
     [MemberData(nameof(Accelerators))]
+    public void CastsRoundToNearestEvenAndSumsOfSquaresMatchFloat64(string kind)
+    {
+        using Accelerator acc = Make(kind);
+        var rng = new Random(Environment.TickCount);
+        float[] x = [.. Enumerable.Range(0, 1998).Select(_ => (float)((rng.NextDouble() * 2 - 1) * Math.Pow(10, rng.Next(-5, 5)))), float.NaN, -0f];
+        using var vx = acc.Allocate<float>(x);
+        using var vb = acc.Allocate<BFloat16>(Poison(x.Length));
+        using var back = acc.Allocate<float>(Enumerable.Repeat(float.NaN, x.Length).ToArray());
+        TrainingKernels.ToBf16(acc, vx.View, vb.View);
+        TrainingKernels.ToFloat(acc, vb.View, back.View);
+        BFloat16[] b = vb.GetAsArray();
+        float[] f = back.GetAsArray();
+        for (int i = 0; i < x.Length; i++)
+        {
+            // Engine's BFloat16 conversion is the bit-pattern-tested reference for nearest-even rounding.
+            Assert.True(float.IsNaN(x[i]) ? BFloat16.IsNaN(b[i]) : b[i].RawValue == ((BFloat16)x[i]).RawValue, $"x[{i}] = {x[i]:R}: bf16 bits {b[i].RawValue:X4}, expected {((BFloat16)x[i]).RawValue:X4}");
+            Assert.Equal(BitConverter.SingleToInt32Bits((float)b[i]), BitConverter.SingleToInt32Bits(f[i]));
+        }
+        float[] values = Enumerable.Range(0, 100_003).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        using var vv = acc.Allocate<float>(values);
+        using var total = acc.Allocate<float>([1.5f]);
+        TrainingKernels.SumOfSquares(acc, vv.View, total.View);
+        double expected = 1.5 + values.Sum(v => (double)v * v);
+        Assert.True(Math.Abs(total.GetAsArray()[0] - expected) < 1e-5 * expected, $"sum of squares {total.GetAsArray()[0]}, float64 {expected}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
     public void AdamWMatchesTheFloat64Update(string kind)
     {
         using Accelerator acc = Make(kind);
