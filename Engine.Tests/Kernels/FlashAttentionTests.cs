@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Engine.Gpu;
 using Engine.Kernels;
 using Engine.Numerics;
+using static Engine.Tests.Kernels.KernelTestSupport;
 
 namespace Engine.Tests.Kernels;
 
@@ -16,23 +17,8 @@ public class FlashAttentionTests
 {
     public static TheoryData<string> Accelerators() => new("cpu32", "cuda");
 
-    private static Accelerator Make(string kind)
-    {
-        if (kind == "cuda")
-        {
-            if (CudaAccelerator.Unavailable is { } reason)
-            {
-                Assert.Skip($"No CUDA GPU: {reason}");
-            }
-            return new CudaAccelerator();
-        }
-        return new CpuAccelerator(32);
-    }
-
     private static BFloat16[] Random(Random rng, long n, double scale) =>
         Enumerable.Range(0, (int)n).Select(_ => (BFloat16)((rng.NextDouble() * 2 - 1) * scale)).ToArray();
-
-    private static double[] Wide(BFloat16[] x) => x.Select(v => (double)(float)v).ToArray();
 
     /// <summary>The float64 attention and, given dO, its gradients: the plain definitions, no blocking, no online softmax.</summary>
     internal sealed class Reference
@@ -118,23 +104,6 @@ public class FlashAttentionTests
         }
     }
 
-    /// <summary>Relative error norm of <paramref name="actual"/>, and that of <paramref name="expected"/> merely rounded to bf16.</summary>
-    private static (double Error, double Floor) Compare(double[] expected, float[] actual, string what)
-    {
-        double diff = 0, norm = 0, floor = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.False(float.IsNaN(actual[i]), $"{what}[{i}] is NaN: never written, or computed from a NaN");
-            diff += (expected[i] - actual[i]) * (expected[i] - actual[i]);
-            norm += expected[i] * expected[i];
-            double rounded = (float)(BFloat16)expected[i];
-            floor += (expected[i] - rounded) * (expected[i] - rounded);
-        }
-        return (Math.Sqrt(diff / norm), Math.Sqrt(floor / norm));
-    }
-
-    private static float[] Narrow(BFloat16[] x) => x.Select(v => (float)v).ToArray();
-
     public static TheoryData<string, int, int, int, int, int, int> Shapes() => new()
     {
         // accelerator, batch, sequence, heads, kv heads, head width, window
@@ -159,6 +128,18 @@ public class FlashAttentionTests
         BFloat16[] dout = Random(rng, shape.QueryElements, 1e-3);
         var expected = Reference.Run(shape, Wide(q), Wide(k), Wide(v), Wide(dout));
 
+        RunAndCompare(acc, shape, q, k, v, dout, expected, null, $"{shape} on {acc.Name}");
+    }
+
+    /// <summary>
+    /// Runs forward and backward on poisoned outputs and holds them to the float64 reference: the output
+    /// rounds P to bf16 before P·V (as every bf16 flash attention does), a little over the rounding of the
+    /// output alone; the log-sum-exp is fp32 throughout; the gradients go through bf16 P, dS and O (Δ is
+    /// computed from the bf16 output), each of rounding error 2^-9: a few times the floor.
+    /// </summary>
+    private static void RunAndCompare(Accelerator acc, AttentionShape shape, BFloat16[] q, BFloat16[] k, BFloat16[] v, BFloat16[] dout, Reference expected,
+        DeviceAttentionMask? mask, string label)
+    {
         using var vq = acc.Allocate<BFloat16>(q);
         using var vk = acc.Allocate<BFloat16>(k);
         using var vv = acc.Allocate<BFloat16>(v);
@@ -169,25 +150,20 @@ public class FlashAttentionTests
         using var vdk = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.KeyValueElements).ToArray());
         using var vdv = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.KeyValueElements).ToArray());
         using var work = acc.Allocate<float>(Enumerable.Repeat(float.NaN, (int)FlashAttention.WorkspaceElements(shape)).ToArray());
-
-        FlashAttention.Forward(acc, vq.View, vk.View, vv.View, vo.View, vlse.View, shape);
-        FlashAttention.Backward(acc, vq.View, vk.View, vv.View, vo.View, vdo.View, vlse.View, vdq.View, vdk.View, vdv.View, work.View, shape);
+        FlashAttention.Forward(acc, vq.View, vk.View, vv.View, vo.View, vlse.View, shape, mask);
+        FlashAttention.Backward(acc, vq.View, vk.View, vv.View, vo.View, vdo.View, vlse.View, vdq.View, vdk.View, vdv.View, work.View, shape, mask);
 
         var log = TestContext.Current.TestOutputHelper;
-        // The output rounds P to bf16 before P·V (as every bf16 flash attention does): a little over the
-        // rounding of the output alone. The log-sum-exp is fp32 throughout.
         var (outError, outFloor) = Compare(expected.Output, Narrow(vo.GetAsArray()), "output");
         var (lseError, _) = Compare(expected.Lse, vlse.GetAsArray(), "lse");
-        log?.WriteLine($"{shape} on {acc.Name}: output {outError:E2} (bf16 rounding alone {outFloor:E2}), lse {lseError:E2}");
-        Assert.True(outError < 3 * outFloor, $"output: relative error norm {outError:E2}, bf16 rounding alone {outFloor:E2}");
-        Assert.True(lseError < 1e-5, $"lse: relative error norm {lseError:E2}");
-        // The gradients go through bf16 P, dS and O (Δ is computed from the bf16 output), each of
-        // rounding error 2^-9: a few times the floor of rounding the result once.
+        log?.WriteLine($"{label}: output {outError:E2} (bf16 rounding alone {outFloor:E2}), lse {lseError:E2}");
+        Assert.True(outError < 3 * outFloor, $"{label}: output relative error norm {outError:E2}, bf16 rounding alone {outFloor:E2}");
+        Assert.True(lseError < 1e-5, $"{label}: lse relative error norm {lseError:E2}");
         foreach (var (name, exact, view) in new[] { ("dq", expected.Dq, vdq), ("dk", expected.Dk, vdk), ("dv", expected.Dv, vdv) })
         {
             var (error, floor) = Compare(exact, Narrow(view.GetAsArray()), name);
             log?.WriteLine($"  {name}: {error:E2} (bf16 rounding alone {floor:E2})");
-            Assert.True(error < 4 * floor, $"{name}: relative error norm {error:E2}, bf16 rounding alone {floor:E2}");
+            Assert.True(error < 4 * floor, $"{label}: {name} relative error norm {error:E2}, bf16 rounding alone {floor:E2}");
         }
     }
 
@@ -274,31 +250,9 @@ public class FlashAttentionTests
         var expected = Reference.Run(shape, Wide(q), Wide(k), Wide(v), Wide(dout), visible);
 
         using DeviceAttentionMask onDevice = mask.Upload(acc);
-        using var vq = acc.Allocate<BFloat16>(q);
-        using var vk = acc.Allocate<BFloat16>(k);
-        using var vv = acc.Allocate<BFloat16>(v);
-        using var vdo = acc.Allocate<BFloat16>(dout);
-        using var vo = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.QueryElements).ToArray());
-        using var vlse = acc.Allocate<float>(Enumerable.Repeat(float.NaN, (int)shape.RowStatistics).ToArray());
-        using var vdq = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.QueryElements).ToArray());
-        using var vdk = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.KeyValueElements).ToArray());
-        using var vdv = acc.Allocate<BFloat16>(Enumerable.Repeat(BFloat16.NaN, (int)shape.KeyValueElements).ToArray());
-        using var work = acc.Allocate<float>(Enumerable.Repeat(float.NaN, (int)FlashAttention.WorkspaceElements(shape)).ToArray());
-        FlashAttention.Forward(acc, vq.View, vk.View, vv.View, vo.View, vlse.View, shape, onDevice);
-        FlashAttention.Backward(acc, vq.View, vk.View, vv.View, vo.View, vdo.View, vlse.View, vdq.View, vdk.View, vdv.View, work.View, shape, onDevice);
-
-        var log = TestContext.Current.TestOutputHelper;
-        log?.WriteLine($"{maskKind}: {mask.ActiveBlocks} of {mask.CausalBlocks} causal blocks (density {mask.Density:F2}), {mask.VisiblePairs(batch)} visible pairs per head");
-        var (outError, outFloor) = Compare(expected.Output, Narrow(vo.GetAsArray()), "output");
-        Assert.True(outError < 3 * outFloor, $"{maskKind}: output relative error norm {outError:E2}, bf16 rounding alone {outFloor:E2}");
-        var (lseError, _) = Compare(expected.Lse, vlse.GetAsArray(), "lse");
-        Assert.True(lseError < 1e-5, $"{maskKind}: lse relative error norm {lseError:E2}");
-        foreach (var (name, exact, view) in new[] { ("dq", expected.Dq, vdq), ("dk", expected.Dk, vdk), ("dv", expected.Dv, vdv) })
-        {
-            var (error, floor) = Compare(exact, Narrow(view.GetAsArray()), name);
-            log?.WriteLine($"  {name}: {error:E2} (bf16 rounding alone {floor:E2})");
-            Assert.True(error < 4 * floor, $"{maskKind}: {name} relative error norm {error:E2}, bf16 rounding alone {floor:E2}");
-        }
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{maskKind}: {mask.ActiveBlocks} of {mask.CausalBlocks} causal blocks (density {mask.Density:F2}), {mask.VisiblePairs(batch)} visible pairs per head");
+        RunAndCompare(acc, shape, q, k, v, dout, expected, onDevice, maskKind);
         long pairs = 0;
         for (int b = 0; b < batch; b++)
         {

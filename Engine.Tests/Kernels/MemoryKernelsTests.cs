@@ -1,6 +1,7 @@
 using Engine.Gpu;
 using Engine.Kernels;
 using Engine.Numerics;
+using static Engine.Tests.Kernels.KernelTestSupport;
 
 namespace Engine.Tests.Kernels;
 
@@ -11,19 +12,6 @@ namespace Engine.Tests.Kernels;
 public class MemoryKernelsTests
 {
     public static TheoryData<string> Accelerators() => new("cpu4", "cpu32", "cuda");
-
-    private static Accelerator Make(string kind)
-    {
-        if (kind == "cuda")
-        {
-            if (CudaAccelerator.Unavailable is { } reason)
-            {
-                Assert.Skip($"No CUDA GPU: {reason}");
-            }
-            return new CudaAccelerator();
-        }
-        return new CpuAccelerator(kind == "cpu4" ? 4 : 32);
-    }
 
     private static BFloat16[] Random(Random rng, int n, double scale = 3) =>
         Enumerable.Range(0, n).Select(_ => (BFloat16)((rng.NextDouble() * 2 - 1) * scale)).ToArray();

@@ -1,6 +1,7 @@
 using Engine.Gpu;
 using Engine.Kernels;
 using Engine.Numerics;
+using static Engine.Tests.Kernels.KernelTestSupport;
 
 namespace Engine.Tests.Kernels;
 
@@ -13,42 +14,10 @@ public class TrainingKernelsTests
 {
     public static TheoryData<string> Accelerators() => new("cpu4", "cpu32", "cuda");
 
-    private static Accelerator Make(string kind)
-    {
-        if (kind == "cuda")
-        {
-            if (CudaAccelerator.Unavailable is { } reason)
-            {
-                Assert.Skip($"No CUDA GPU: {reason}");
-            }
-            return new CudaAccelerator();
-        }
-        return new CpuAccelerator(kind == "cpu4" ? 4 : 32);
-    }
-
     private static BFloat16[] Random(Random rng, int n, double scale) =>
         Enumerable.Range(0, n).Select(_ => (BFloat16)((rng.NextDouble() * 2 - 1) * scale)).ToArray();
 
-    private static double[] Wide(BFloat16[] x) => x.Select(v => (double)(float)v).ToArray();
-
     private static BFloat16[] Poison(int n) => Enumerable.Repeat(BFloat16.NaN, n).ToArray();
-
-    /// <summary>Relative error norm, and that of the reference merely rounded to bf16.</summary>
-    private static (double Error, double Floor) Compare(double[] expected, float[] actual, string what)
-    {
-        double diff = 0, norm = 0, floor = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.False(float.IsNaN(actual[i]), $"{what}[{i}] is NaN: never written");
-            diff += (expected[i] - actual[i]) * (expected[i] - actual[i]);
-            norm += expected[i] * expected[i];
-            double rounded = (float)(BFloat16)expected[i];
-            floor += (expected[i] - rounded) * (expected[i] - rounded);
-        }
-        return (Math.Sqrt(diff / norm), Math.Sqrt(floor / norm));
-    }
-
-    private static float[] Narrow(BFloat16[] x) => x.Select(v => (float)v).ToArray();
 
     // ---- float64 references ----
 
