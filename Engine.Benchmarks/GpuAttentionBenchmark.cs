@@ -1,4 +1,3 @@
-using System.Globalization;
 using Engine.Gpu;
 using Engine.Kernels;
 using Engine.Numerics;
@@ -35,21 +34,11 @@ internal static class GpuAttentionBenchmark
             Verify(cpu, new AttentionShape(1, 256, 2, 1, 64), timed: false, 0, AttentionMask.FromBlocks(256, few), few);
             return 0;
         }
-        if (CudaAccelerator.Unavailable is { } reason)
+        using CudaAccelerator? gpu = GpuBenchmark.Open("gpu-attention", args, 20, out int iterations);
+        if (gpu is null)
         {
-            Console.Error.WriteLine($"gpu-attention needs a CUDA GPU: {reason}");
             return 2;
         }
-        int iterations = 20;
-        for (int i = 0; i + 1 < args.Length; i++)
-        {
-            if (args[i] == "--iterations")
-            {
-                iterations = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-            }
-        }
-        using var gpu = new CudaAccelerator();
-        Console.WriteLine($"device: {gpu.Name}, {gpu.Info.Multiprocessors} SMs");
         foreach (AttentionShape shape in Shapes)
         {
             Verify(gpu, shape, timed: true, iterations);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Engine.Gpu;
 using Engine.Kernels;
 using Engine.Numerics;
@@ -16,21 +15,11 @@ internal static class GpuGemmBenchmark
 {
     public static int Run(string[] args)
     {
-        if (CudaAccelerator.Unavailable is { } reason)
+        using CudaAccelerator? gpu = GpuBenchmark.Open("gpu-gemm", args, 50, out int iterations);
+        if (gpu is null)
         {
-            Console.Error.WriteLine($"gpu-gemm needs a CUDA GPU: {reason}");
             return 2;
         }
-        int iterations = 50;
-        for (int i = 0; i + 1 < args.Length; i++)
-        {
-            if (args[i] == "--iterations")
-            {
-                iterations = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-            }
-        }
-        using var gpu = new CudaAccelerator();
-        Console.WriteLine($"device: {gpu.Name}, {gpu.Info.Multiprocessors} SMs");
         var compile = Stopwatch.StartNew();
         KernelCompiler.CompileUncached(typeof(TensorCoreGemm).GetMethod("Bf16Kernel", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
             .MakeGenericMethod(typeof(Tile128x256x64), typeof(KInner), typeof(KInner), typeof(PlainEpilogue)));

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Engine.Gpu;
 using Engine.Kernels;
 using Engine.Numerics;
@@ -15,21 +14,11 @@ internal static class GpuMemoryBenchmark
 {
     public static int Run(string[] args)
     {
-        if (CudaAccelerator.Unavailable is { } reason)
+        using CudaAccelerator? gpu = GpuBenchmark.Open("gpu-memory", args, 50, out int iterations);
+        if (gpu is null)
         {
-            Console.Error.WriteLine($"gpu-memory needs a CUDA GPU: {reason}");
             return 2;
         }
-        int iterations = 50;
-        for (int k = 0; k + 1 < args.Length; k++)
-        {
-            if (args[k] == "--iterations")
-            {
-                iterations = int.Parse(args[k + 1], CultureInfo.InvariantCulture);
-            }
-        }
-        using var gpu = new CudaAccelerator();
-        Console.WriteLine($"device: {gpu.Name}, {gpu.Info.Multiprocessors} SMs");
         var rng = new Random(1);
         const int n = 1 << 26;
         BFloat16[] host = Enumerable.Range(0, n).Select(_ => (BFloat16)(rng.NextDouble() * 2 - 1)).ToArray();
