@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Engine.Gpu;
 
 /// <summary>
@@ -143,6 +145,80 @@ public static class Warp
         }
         return mask;
     }
+
+    // Reductions and scans: library code over the shuffles (ILGPU.Algorithms' warp extensions), for any
+    // numeric type through generic math. Every lane must call them; every lane gets the result. The
+    // order of the additions is fixed (a butterfly, a Hillis-Steele scan), so floating-point results are
+    // the same on the CPU accelerator, in plain C# and on the GPU.
+
+    /// <summary>The sum of <paramref name="value"/> over the warp, on every lane.</summary>
+    /// <typeparam name="T">A numeric type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    public static T Sum<T>(T value) where T : unmanaged, INumber<T>
+    {
+        for (int offset = WarpSize / 2; offset > 0; offset /= 2)
+        {
+            value += ShuffleXor(value, offset);
+        }
+        return value;
+    }
+
+    /// <summary>The largest <paramref name="value"/> of the warp, on every lane (T.Max: a NaN wins, as in .NET).</summary>
+    /// <typeparam name="T">A numeric type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    public static T Max<T>(T value) where T : unmanaged, INumber<T>
+    {
+        for (int offset = WarpSize / 2; offset > 0; offset /= 2)
+        {
+            value = T.Max(value, ShuffleXor(value, offset));
+        }
+        return value;
+    }
+
+    /// <summary>The smallest <paramref name="value"/> of the warp, on every lane (T.Min: a NaN wins, as in .NET).</summary>
+    /// <typeparam name="T">A numeric type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    public static T Min<T>(T value) where T : unmanaged, INumber<T>
+    {
+        for (int offset = WarpSize / 2; offset > 0; offset /= 2)
+        {
+            value = T.Min(value, ShuffleXor(value, offset));
+        }
+        return value;
+    }
+
+    /// <summary>The sum of <paramref name="value"/> over lanes 0 to this one.</summary>
+    /// <typeparam name="T">A numeric type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    public static T InclusiveScanSum<T>(T value) where T : unmanaged, INumber<T>
+    {
+        int lane = LaneIdx;
+        for (int offset = 1; offset < WarpSize; offset *= 2)
+        {
+            T other = ShuffleUp(value, offset);
+            if (lane >= offset)
+            {
+                value += other;
+            }
+        }
+        return value;
+    }
+
+    /// <summary>The sum of <paramref name="value"/> over the lanes before this one (zero on lane 0).</summary>
+    /// <typeparam name="T">A numeric type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    public static T ExclusiveScanSum<T>(T value) where T : unmanaged, INumber<T>
+    {
+        T inclusive = InclusiveScanSum(value);
+        T previous = ShuffleUp(inclusive, 1);
+        return LaneIdx == 0 ? T.Zero : previous;
+    }
+
+    /// <summary>Lane <paramref name="sourceLane"/>'s <paramref name="value"/>, on every lane.</summary>
+    /// <typeparam name="T">Any unmanaged type.</typeparam>
+    /// <param name="value">This lane's value.</param>
+    /// <param name="sourceLane">The lane whose value every lane receives.</param>
+    public static T Broadcast<T>(T value, int sourceLane) where T : unmanaged => Shuffle(value, sourceLane);
 
     private static T ShuffleCpu<T>(IntrinsicKind kind, T value, int argument) where T : unmanaged
     {

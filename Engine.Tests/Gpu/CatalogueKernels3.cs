@@ -77,4 +77,18 @@ public static class CatalogueKernels3
             r[2 * i + 1] = T.Max(T.Abs(x[i]), T.One) * T.CreateTruncating(3);
         }
     }
+
+    /// <summary>Warp.Sum, Max, Min, the two scans and Broadcast, for any numeric T.</summary>
+    [Kernel]
+    public static void WarpReductions<T>(ArrayView<T> x, ArrayView<T> r) where T : unmanaged, INumber<T>
+    {
+        int i = Grid.GlobalIndexX;
+        T v = x[i];
+        r[6 * i] = Warp.Sum(v);
+        r[6 * i + 1] = Warp.Max(v);
+        r[6 * i + 2] = Warp.Min(v);
+        r[6 * i + 3] = Warp.InclusiveScanSum(v);
+        r[6 * i + 4] = Warp.ExclusiveScanSum(v);
+        r[6 * i + 5] = Warp.Broadcast(v, 3);
+    }
 }

@@ -35,8 +35,18 @@ public partial class KernelCatalogueTests
         return (Cover(x.Length), [x, new T[2 * x.Length]]);
     });
 
+    private static Case WarpReductionsCase<T>(Func<Random, T> make) where T : unmanaged, System.Numerics.INumber<T> => new(K.WarpReductions<T>, rng =>
+    {
+        T[] x = Enumerable.Range(0, 96).Select(_ => make(rng)).ToArray();
+        return (Cover(x.Length), [x, new T[6 * x.Length]]);
+    });
+
     private static Dictionary<string, Case> ThirdBatchCases() => new()
     {
+        ["warp sum, max, min, scans and broadcast: int"] = WarpReductionsCase(rng => rng.Next(-100000, 100000)),
+        ["warp sum, max, min, scans and broadcast: float"] = WarpReductionsCase(rng => (float)(rng.NextDouble() * 200 - 100)),
+        ["warp sum, max, min, scans and broadcast: long"] = WarpReductionsCase(rng => rng.NextInt64(long.MinValue / 64, long.MaxValue / 64)),
+        ["warp sum, max, min, scans and broadcast: double"] = WarpReductionsCase(rng => rng.NextDouble() * 2 - 1),
         ["generic math: float.CreateTruncating from int and float"] = CreateTruncatingCase<float>(),
         ["generic math: double.CreateTruncating from int and float"] = CreateTruncatingCase<double>(),
         ["generic math: int.CreateTruncating from int and float (saturating, NaN to 0)"] = CreateTruncatingCase<int>(),
@@ -52,4 +62,33 @@ public partial class KernelCatalogueTests
         ["generic numbers (Zero, One, operators, Max, Abs): int"] = GenericNumbersCase(rng => rng.Next(-1000, 1000)),
         ["generic numbers (Zero, One, operators, Max, Abs): double"] = GenericNumbersCase(rng => rng.NextDouble() * 10 - 5),
     };
+}
+
+/// <summary>The warp reductions against plain arithmetic over each warp's values, at warp sizes 4 and 32.</summary>
+public class WarpReductionTests
+{
+    [Theory]
+    [InlineData(4)]
+    [InlineData(32)]
+    public void IntegerReductionsAndScansEqualPlainArithmetic(int warpSize)
+    {
+        var rng = new Random(Environment.TickCount);
+        int[] x = Enumerable.Range(0, 128).Select(_ => rng.Next(-1000, 1000)).ToArray();
+        using var cpu = new CpuAccelerator(warpSize);
+        using var vx = cpu.Allocate<int>(x);
+        using var vr = cpu.Allocate<int>(Enumerable.Repeat(int.MinValue, 6 * x.Length).ToArray());
+        cpu.Launch((Action<ArrayView<int>, ArrayView<int>>)CatalogueKernels3.WarpReductions<int>, KernelConfig.Linear(x.Length / 64, 64), vx.View, vr.View);
+        int[] r = vr.GetAsArray();
+        for (int i = 0; i < x.Length; i++)
+        {
+            int first = i / warpSize * warpSize;
+            ArraySegment<int> warp = new(x, first, warpSize);
+            Assert.Equal(warp.Sum(), r[6 * i]);
+            Assert.Equal(warp.Max(), r[6 * i + 1]);
+            Assert.Equal(warp.Min(), r[6 * i + 2]);
+            Assert.Equal(x[first..(i + 1)].Sum(), r[6 * i + 3]);
+            Assert.Equal(x[first..i].Sum(), r[6 * i + 4]);
+            Assert.Equal(x[first + 3], r[6 * i + 5]);
+        }
+    }
 }
