@@ -78,6 +78,43 @@ public class ServeTests(MicroRun micro) : IClassFixture<MicroRun>
     }
 
     [Fact]
+    public async Task Turns_out_of_order_get_a_400_before_any_reply()
+    {
+        var run = RunWithModel("serve-order");
+        await using var server = await ChatServer.StartAsync(run, null, 0, Sampling, maxTokens: 8);
+        using var http = new HttpClient { BaseAddress = new Uri(server.Url) };
+        using var response = await http.PostAsync("/api/chat", JsonContent.Create(new { messages = new[] { new { role = "user", content = "hi" }, new { role = "user", content = "again" } } }), Cancel);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("alternates user and assistant", await response.Content.ReadAsStringAsync(Cancel));
+    }
+
+    [Fact]
+    public void An_earlier_calculator_call_goes_back_to_the_model_as_its_own_tokens()
+    {
+        // What the page sends after a reply that used the calculator: the assistant turn as parts.
+        const string body = """
+            {"messages": [
+              {"role": "user", "content": "What is 12*34?"},
+              {"role": "assistant", "content": [{"type": "text", "text": "It is "}, {"type": "python", "text": "12*34"}, {"type": "python_output", "text": "408"}, {"type": "text", "text": "."}]},
+              {"role": "user", "content": "And doubled?"}
+            ]}
+            """;
+        var conversation = ChatServer.ReadConversation(System.Text.Json.JsonDocument.Parse(body));
+        var assistant = conversation.Messages[1];
+        Assert.Equal([global::NanoChat.Chat.PartKind.Text, global::NanoChat.Chat.PartKind.Python, global::NanoChat.Chat.PartKind.Output, global::NanoChat.Chat.PartKind.Text],
+            assistant.Parts.Select(p => p.Kind));
+        var format = new global::NanoChat.Chat.ChatFormat(micro.Tokenizer);
+        List<int> prompt = format.RenderForCompletion(conversation);
+        int python = prompt.IndexOf(format.PythonStart), output = prompt.IndexOf(format.OutputStart);
+        Assert.True(python > 0 && output > python, "the calculator call and its result are special tokens in the prompt");
+        Assert.Equal("12*34", micro.Tokenizer.Decode(prompt.Skip(python + 1).TakeWhile(t => t != format.PythonEnd).ToArray()));
+        Assert.Equal("408", micro.Tokenizer.Decode(prompt.Skip(output + 1).TakeWhile(t => t != format.OutputEnd).ToArray()));
+        // A plain string still works for clients that keep text only.
+        var plain = ChatServer.ReadConversation(System.Text.Json.JsonDocument.Parse("""{"messages": [{"role": "user", "content": "hi"}]}"""));
+        Assert.Equal("hi", plain.Messages[0].Text);
+    }
+
+    [Fact]
     public async Task The_page_streams_an_answer_in_headless_chromium()
     {
         string? chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome" }.FirstOrDefault(File.Exists);

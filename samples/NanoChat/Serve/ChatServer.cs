@@ -15,7 +15,8 @@ namespace NanoChat.Serve;
 
 /// <summary>
 /// Stage 9: a web chat on 127.0.0.1. <c>GET /</c> is one static page; <c>POST /api/chat</c> takes the
-/// conversation as JSON (<c>{"messages": [{"role": "user", "content": "..."}]}</c>) and streams the reply
+/// conversation as JSON (<c>{"messages": [{"role": "user", "content": "..."}]}</c>, an assistant's content
+/// a string or the parts of the chat-data format, so earlier tool calls keep their tokens) and streams the reply
 /// as server-sent events: <c>{"text": ...}</c> for each piece of visible text as it is decoded,
 /// <c>{"tool": expr, "result": value}</c> when the calculator runs, and a final <c>event: done</c>.
 /// One model answers one request at a time (a KV-cache generation is not shared); others wait their turn.
@@ -66,10 +67,11 @@ internal sealed class ChatServer : IAsyncDisposable
 
     private async Task ChatAsync(HttpContext context)
     {
-        Conversation conversation;
+        List<int> prompt;
         try
         {
-            conversation = ReadConversation(await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted));
+            Conversation conversation = ReadConversation(await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted));
+            prompt = _session.Format.RenderForCompletion(conversation); // Turn order is checked here, before any reply starts.
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
         {
@@ -89,7 +91,7 @@ internal sealed class ChatServer : IAsyncDisposable
             {
                 try
                 {
-                    Generate(conversation, events.Writer, context.RequestAborted);
+                    Generate(prompt, events.Writer, context.RequestAborted);
                 }
                 finally
                 {
@@ -114,10 +116,9 @@ internal sealed class ChatServer : IAsyncDisposable
         }
     }
 
-    private void Generate(Conversation conversation, System.Threading.Channels.ChannelWriter<string> events, CancellationToken cancel)
+    private void Generate(List<int> prompt, System.Threading.Channels.ChannelWriter<string> events, CancellationToken cancel)
     {
         var f = _session.Format;
-        var prompt = f.RenderForCompletion(conversation);
         var decoder = new Utf8Pieces(f.Tokenizer);
         var tool = new List<int>();
         bool inPython = false, inOutput = false;
@@ -152,24 +153,22 @@ internal sealed class ChatServer : IAsyncDisposable
 
     private static string Frame(object payload) => $"data: {JsonSerializer.Serialize(payload)}\n\n";
 
-    /// <summary>The request body as a conversation; the last message must be the user's.</summary>
+    /// <summary>
+    /// The request body as a conversation, in the chat-data format (<see cref="Conversation.FromJson"/>): an
+    /// assistant turn may be a list of parts, so a calculator call the model made earlier goes back to it as
+    /// the same python and output tokens, not as text. The last turn must be the user's.
+    /// </summary>
     internal static Conversation ReadConversation(JsonDocument body)
     {
-        var messages = new List<Message>();
-        foreach (var m in body.RootElement.GetProperty("messages").EnumerateArray())
+        Conversation conversation = Conversation.FromJson(body.RootElement.GetRawText());
+        foreach (Message m in conversation.Messages)
         {
-            string role = m.GetProperty("role").GetString() ?? throw new FormatException("a message without a role");
-            string content = m.GetProperty("content").GetString() ?? "";
-            if (content.Length > 4000) throw new FormatException($"a message of {content.Length} characters; the limit is 4000");
-            messages.Add(role switch
-            {
-                "user" => Message.User(content),
-                "assistant" => Message.Assistant(content),
-                _ => throw new FormatException($"unknown role '{role}' (user or assistant)"),
-            });
+            // Roles are checked by FromJson; the order (alternating, a system turn only first) by ChatFormat.
+            int length = m.Text.Length;
+            if (length > 4000) throw new FormatException($"a message of {length} characters; the limit is 4000");
         }
-        if (messages.Count == 0 || messages[^1].Role != "user") throw new FormatException("the conversation must end with a user message");
-        return new Conversation(messages);
+        if (conversation.Messages[^1].Role != "user") throw new FormatException("the conversation must end with a user message");
+        return conversation;
     }
 
     public async ValueTask DisposeAsync()

@@ -47,7 +47,14 @@ async function ask(question) {
   const response = await fetch('/api/chat', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ messages: history }) });
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
+  // The reply as the chat-data format's parts, so the next turn sends the calculator call back as
+  // python and output tokens rather than as text the model never wrote.
   let buffer = '', text = '';
+  const parts = [];
+  const addText = t => {
+    if (parts.length > 0 && parts[parts.length - 1].type === 'text') parts[parts.length - 1].text += t;
+    else parts.push({ type: 'text', text: t });
+  };
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -59,17 +66,18 @@ async function ask(question) {
       const data = frame.split('\n').find(l => l.startsWith('data: '));
       if (frame.startsWith('event: done') || !data) continue;
       const event = JSON.parse(data.slice(6));
-      if (event.text !== undefined) { text += event.text; answer.textContent = text; }
+      if (event.text !== undefined) { text += event.text; addText(event.text); answer.textContent = text; }
       if (event.tool !== undefined) {
         const span = document.createElement('span');
         span.className = 'tool';
         span.textContent = ' [' + event.tool + ' = ' + event.result + '] ';
         answer.appendChild(span);
         text += span.textContent;
+        parts.push({ type: 'python', text: event.tool }, { type: 'python_output', text: event.result });
       }
     }
   }
-  history.push({ role: 'assistant', content: text });
+  history.push({ role: 'assistant', content: parts.length > 0 ? parts : '' });
   document.body.dataset.state = 'done';
 }
 document.getElementById('ask').addEventListener('submit', e => {
