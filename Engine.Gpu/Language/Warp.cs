@@ -151,41 +151,38 @@ public static class Warp
     // order of the additions is fixed (a butterfly, a Hillis-Steele scan), so floating-point results are
     // the same on the CPU accelerator, in plain C# and on the GPU.
 
-    /// <summary>The sum of <paramref name="value"/> over the warp, on every lane.</summary>
-    /// <typeparam name="T">A numeric type.</typeparam>
+    /// <summary>
+    /// <paramref name="value"/> combined over the warp with <typeparamref name="TReduction"/>, on every lane:
+    /// a butterfly of xor shuffles, so every lane combines in the same order.
+    /// </summary>
+    /// <typeparam name="T">The values combined.</typeparam>
+    /// <typeparam name="TReduction">The associative operation.</typeparam>
     /// <param name="value">This lane's contribution.</param>
-    public static T Sum<T>(T value) where T : unmanaged, INumber<T>
+    public static T Reduce<T, TReduction>(T value)
+        where T : unmanaged
+        where TReduction : struct, IReduction<T>
     {
         for (int offset = WarpSize / 2; offset > 0; offset /= 2)
         {
-            value += ShuffleXor(value, offset);
+            value = TReduction.Combine(value, ShuffleXor(value, offset));
         }
         return value;
     }
+
+    /// <summary>The sum of <paramref name="value"/> over the warp, on every lane.</summary>
+    /// <typeparam name="T">A numeric type.</typeparam>
+    /// <param name="value">This lane's contribution.</param>
+    public static T Sum<T>(T value) where T : unmanaged, INumber<T> => Reduce<T, SumReduction<T>>(value);
 
     /// <summary>The largest <paramref name="value"/> of the warp, on every lane (T.Max: a NaN wins, as in .NET).</summary>
     /// <typeparam name="T">A numeric type.</typeparam>
     /// <param name="value">This lane's contribution.</param>
-    public static T Max<T>(T value) where T : unmanaged, INumber<T>
-    {
-        for (int offset = WarpSize / 2; offset > 0; offset /= 2)
-        {
-            value = T.Max(value, ShuffleXor(value, offset));
-        }
-        return value;
-    }
+    public static T Max<T>(T value) where T : unmanaged, INumber<T> => Reduce<T, MaxReduction<T>>(value);
 
     /// <summary>The smallest <paramref name="value"/> of the warp, on every lane (T.Min: a NaN wins, as in .NET).</summary>
     /// <typeparam name="T">A numeric type.</typeparam>
     /// <param name="value">This lane's contribution.</param>
-    public static T Min<T>(T value) where T : unmanaged, INumber<T>
-    {
-        for (int offset = WarpSize / 2; offset > 0; offset /= 2)
-        {
-            value = T.Min(value, ShuffleXor(value, offset));
-        }
-        return value;
-    }
+    public static T Min<T>(T value) where T : unmanaged, INumber<T> => Reduce<T, MinReduction<T>>(value);
 
     /// <summary>The sum of <paramref name="value"/> over lanes 0 to this one.</summary>
     /// <typeparam name="T">A numeric type.</typeparam>

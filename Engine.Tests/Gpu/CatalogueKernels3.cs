@@ -91,4 +91,23 @@ public static class CatalogueKernels3
         r[6 * i + 4] = Warp.ExclusiveScanSum(v);
         r[6 * i + 5] = Warp.Broadcast(v, 3);
     }
+
+    /// <summary>Group.Sum, Max, Min, Broadcast and a user-written reduction (bitwise or) over groups of 96.</summary>
+    [Kernel]
+    public static void GroupReductions<T>(ArrayView<T> x, ArrayView<uint> bits, ArrayView<T> r, ArrayView<uint> ors) where T : unmanaged, INumber<T>
+    {
+        int i = Grid.GlobalIndexX;
+        T v = x[i];
+        r[4 * i] = Group.Sum(v);
+        r[4 * i + 1] = Group.Max(v);
+        r[4 * i + 2] = Group.Min(v);
+        r[4 * i + 3] = Group.Broadcast(v, 5);
+        ors[i] = Group.Reduce<uint, OrReduction>(bits[i]);
+    }
+}
+
+/// <summary>A reduction written by a kernel author: bitwise or.</summary>
+public readonly struct OrReduction : IReduction<uint>
+{
+    public static uint Combine(uint a, uint b) => a | b;
 }

@@ -41,8 +41,17 @@ public partial class KernelCatalogueTests
         return (Cover(x.Length), [x, new T[6 * x.Length]]);
     });
 
+    private static Case GroupReductionsCase<T>(Func<Random, T> make) where T : unmanaged, System.Numerics.INumber<T> => new(K.GroupReductions<T>, rng =>
+    {
+        T[] x = Enumerable.Range(0, 192).Select(_ => make(rng)).ToArray();
+        uint[] bits = Enumerable.Range(0, x.Length).Select(_ => 1u << rng.Next(32)).ToArray();
+        return (KernelConfig.Linear(2, 96), [x, bits, new T[4 * x.Length], new uint[x.Length]]);
+    });
+
     private static Dictionary<string, Case> ThirdBatchCases() => new()
     {
+        ["group sum, max, min, broadcast and a user reduction: int"] = GroupReductionsCase(rng => rng.Next(-100000, 100000)),
+        ["group sum, max, min, broadcast and a user reduction: double"] = GroupReductionsCase(rng => rng.NextDouble() * 2 - 1),
         ["warp sum, max, min, scans and broadcast: int"] = WarpReductionsCase(rng => rng.Next(-100000, 100000)),
         ["warp sum, max, min, scans and broadcast: float"] = WarpReductionsCase(rng => (float)(rng.NextDouble() * 200 - 100)),
         ["warp sum, max, min, scans and broadcast: long"] = WarpReductionsCase(rng => rng.NextInt64(long.MinValue / 64, long.MaxValue / 64)),
@@ -89,6 +98,35 @@ public class WarpReductionTests
             Assert.Equal(x[first..(i + 1)].Sum(), r[6 * i + 3]);
             Assert.Equal(x[first..i].Sum(), r[6 * i + 4]);
             Assert.Equal(x[first + 3], r[6 * i + 5]);
+        }
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(32)]
+    public void GroupReductionsEqualPlainArithmetic(int warpSize)
+    {
+        var rng = new Random(Environment.TickCount);
+        int group = 96;
+        int[] x = Enumerable.Range(0, 2 * group).Select(_ => rng.Next(-1000, 1000)).ToArray();
+        uint[] bits = Enumerable.Range(0, x.Length).Select(_ => 1u << rng.Next(32)).ToArray();
+        using var cpu = new CpuAccelerator(warpSize);
+        using var vx = cpu.Allocate<int>(x);
+        using var vb = cpu.Allocate<uint>(bits);
+        using var vr = cpu.Allocate<int>(Enumerable.Repeat(int.MinValue, 4 * x.Length).ToArray());
+        using var vo = cpu.Allocate<uint>(x.Length);
+        cpu.Launch((Action<ArrayView<int>, ArrayView<uint>, ArrayView<int>, ArrayView<uint>>)CatalogueKernels3.GroupReductions<int>, KernelConfig.Linear(2, group), vx.View, vb.View, vr.View, vo.View);
+        int[] r = vr.GetAsArray();
+        uint[] o = vo.GetAsArray();
+        for (int i = 0; i < x.Length; i++)
+        {
+            int first = i / group * group;
+            ArraySegment<int> g = new(x, first, group);
+            Assert.Equal(g.Sum(), r[4 * i]);
+            Assert.Equal(g.Max(), r[4 * i + 1]);
+            Assert.Equal(g.Min(), r[4 * i + 2]);
+            Assert.Equal(x[first + 5], r[4 * i + 3]);
+            Assert.Equal(new ArraySegment<uint>(bits, first, group).Aggregate(0u, (a, b) => a | b), o[i]);
         }
     }
 }
