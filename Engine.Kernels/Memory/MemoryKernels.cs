@@ -66,16 +66,6 @@ public static class MemoryKernels
         return r;
     }
 
-    /// <summary>The sum of <paramref name="value"/> over the warp, returned to every lane.</summary>
-    private static float WarpSum(float value)
-    {
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset /= 2)
-        {
-            value += Warp.ShuffleXor(value, offset);
-        }
-        return value;
-    }
-
     [Kernel]
     internal static void RmsNormKernel<TPacks>(ArrayView<Bf16x8> x, ArrayView<Bf16x8> y, ArrayView<float> rstd, int packsPerRow, float epsilon)
         where TPacks : struct, IPackCount
@@ -101,7 +91,7 @@ public static class MemoryKernels
             Bf16x8 p = input[i];
             squares += Squares(p);
         }
-        float total = WarpSum(squares);
+        float total = Warp.Sum(squares);
         float scale = 1f / MathF.Sqrt(total / (packsPerRow * 8) + epsilon);
         if (Warp.LaneIdx == 0)
         {
@@ -138,7 +128,7 @@ public static class MemoryKernels
             Bf16x8 p = packs[k]; // Zero beyond the row: adds nothing.
             squares += Squares(p);
         }
-        float total = WarpSum(squares);
+        float total = Warp.Sum(squares);
         float scale = 1f / MathF.Sqrt(total / (packsPerRow * 8) + epsilon);
         if (lane == 0)
         {

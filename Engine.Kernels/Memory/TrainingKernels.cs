@@ -25,16 +25,6 @@ public static class TrainingKernels
 
     private static float Hi(uint pair) => TensorCore.UnpackBFloat16(pair, true);
 
-    /// <summary>The sum of <paramref name="value"/> over the warp, returned to every lane.</summary>
-    private static float WarpSum(float value)
-    {
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset /= 2)
-        {
-            value += Warp.ShuffleXor(value, offset);
-        }
-        return value;
-    }
-
     private static float Dot(Bf16x8 a, Bf16x8 b) =>
         Lo(a.P0) * Lo(b.P0) + Hi(a.P0) * Hi(b.P0) + Lo(a.P1) * Lo(b.P1) + Hi(a.P1) * Hi(b.P1)
         + Lo(a.P2) * Lo(b.P2) + Hi(a.P2) * Hi(b.P2) + Lo(a.P3) * Lo(b.P3) + Hi(a.P3) * Hi(b.P3);
@@ -59,7 +49,7 @@ public static class TrainingKernels
         {
             dot += Dot(xs[i], dys[i]);
         }
-        dot = WarpSum(dot);
+        dot = Warp.Sum(dot);
         float r = rstd[row];
         float c = r * r * r * dot / (packsPerRow * 8);
         for (int i = Warp.LaneIdx; i < packsPerRow; i += Warp.WarpSize)
@@ -294,7 +284,7 @@ public static class TrainingKernels
             float v = x[i];
             sum += v * v;
         }
-        sum = WarpSum(sum);
+        sum = Warp.Sum(sum);
         if (Warp.LaneIdx == 0)
         {
             Atomic.Add(ref total[0], sum);

@@ -41,10 +41,7 @@ public static class MuonKernels
             direction[i] = d;
             squares += d * d;
         }
-        for (int offset = Warp.WarpSize / 2; offset > 0; offset /= 2)
-        {
-            squares += Warp.ShuffleXor(squares, offset);
-        }
+        squares = Warp.Sum(squares);
         if (Warp.LaneIdx == 0)
         {
             Atomic.Add(ref sumOfSquares[0], squares);
