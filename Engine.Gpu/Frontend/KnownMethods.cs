@@ -5,7 +5,8 @@ namespace Engine.Gpu.Frontend;
 
 /// <summary>
 /// Base-library methods a kernel may call that are not inlined from their IL (which uses hardware
-/// intrinsics or tables) but mapped to one IR math function with the same CLR meaning.
+/// intrinsics or tables) but mapped to one IR math function with the same CLR meaning. The precise
+/// transcendentals (Exp, Log, Sin, Pow, ...) are not here: DeviceMath's C# is inlined for them.
 /// </summary>
 internal static class KnownMethods
 {
@@ -19,14 +20,6 @@ internal static class KnownMethods
         var names = new Dictionary<string, MathFn>
         {
             ["Sqrt"] = MathFn.Sqrt,
-            ["Exp"] = MathFn.Exp,
-            ["Log"] = MathFn.Log,
-            ["Log2"] = MathFn.Log2,
-            ["Sin"] = MathFn.Sin,
-            ["Cos"] = MathFn.Cos,
-            ["Tan"] = MathFn.Tan,
-            ["Tanh"] = MathFn.Tanh,
-            ["Pow"] = MathFn.Pow,
             ["Floor"] = MathFn.Floor,
             ["Ceiling"] = MathFn.Ceiling,
             ["Truncate"] = MathFn.Truncate,
@@ -72,7 +65,7 @@ internal static class KnownMethods
                 {
                     continue;
                 }
-                int arity = fn switch { MathFn.Pow or MathFn.Min or MathFn.Max => 2, MathFn.Fma => 3, _ => 1 };
+                int arity = fn switch { MathFn.Min or MathFn.Max => 2, MathFn.Fma => 3, _ => 1 };
                 if (ps.Length != arity)
                 {
                     continue;

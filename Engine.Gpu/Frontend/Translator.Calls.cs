@@ -36,6 +36,13 @@ internal sealed partial class Translator
             Intrinsic(intrinsic.Kind, m, args);
             return;
         }
+        if (DeviceMath.TryGet(m, out MethodInfo deviceBody))
+        {
+            // Precise transcendentals have no PTX instruction: the device library's C# is inlined here, on
+            // every backend, so the CPU accelerator computes the same bits as the GPU.
+            _stack.Push(Inline(deviceBody, args)!);
+            return;
+        }
         if (KnownMethods.TryGet(m, out MathFn fn))
         {
             IrType operand = fn is MathFn.HalfToFloat or MathFn.HalfToDouble ? IrType.I32 : ScalarOf(args[0]).Type;
