@@ -230,6 +230,48 @@ public static class ArithmeticKernels
         rd[2 * i + 1] = Math.Log(y);
     }
 
+    public const int TranscendentalResults = 13;
+
+    /// <summary>Every precise transcendental the device library provides, in float and double.</summary>
+    [Kernel]
+    public static void AllTranscendentals(ArrayView<float> f, ArrayView<double> d, ArrayView<float> rf, ArrayView<double> rd)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i >= f.Length)
+        {
+            return;
+        }
+        float x = f[i], u = f[(i + 1) % f.Length];
+        double y = d[i], v = d[(i + 1) % d.Length];
+        int o = i * TranscendentalResults;
+        rf[o] = MathF.Exp(x);
+        rf[o + 1] = float.Exp2(x);
+        rf[o + 2] = MathF.Log(x);
+        rf[o + 3] = MathF.Log2(x);
+        rf[o + 4] = MathF.Log10(x);
+        rf[o + 5] = MathF.Sin(x);
+        rf[o + 6] = MathF.Cos(x);
+        rf[o + 7] = MathF.Tan(x);
+        rf[o + 8] = MathF.Tanh(x);
+        rf[o + 9] = MathF.Sinh(x);
+        rf[o + 10] = MathF.Cosh(x);
+        rf[o + 11] = MathF.Pow(x, u);
+        rf[o + 12] = MathF.Pow(MathF.Abs(x), 0.5f * u);
+        rd[o] = Math.Exp(y);
+        rd[o + 1] = double.Exp2(y);
+        rd[o + 2] = Math.Log(y);
+        rd[o + 3] = Math.Log2(y);
+        rd[o + 4] = Math.Log10(y);
+        rd[o + 5] = Math.Sin(y);
+        rd[o + 6] = Math.Cos(y);
+        rd[o + 7] = Math.Tan(y);
+        rd[o + 8] = Math.Tanh(y);
+        rd[o + 9] = Math.Sinh(y);
+        rd[o + 10] = Math.Cosh(y);
+        rd[o + 11] = Math.Pow(y, v);
+        rd[o + 12] = Math.Pow(Math.Abs(y), 0.5 * v);
+    }
+
     public const int ConversionResults = 16;
 
     [Kernel]

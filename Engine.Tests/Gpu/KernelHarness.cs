@@ -13,16 +13,71 @@ namespace Engine.Tests.Gpu;
 /// </summary>
 internal static class KernelHarness
 {
-    public static Array[] RunBoth(Delegate kernel, KernelConfig config, int warpSize, object[] args, Func<object[], object[]>? bind = null)
+    /// <summary>
+    /// <paramref name="ulps"/> &gt; 0 relaxes float and double arrays to that many units in the last place, for
+    /// kernels calling precise transcendentals: the CLR's come from the platform's libm, a kernel's from
+    /// Engine.Gpu's device library (DeviceMath), and both are only held to ulp bounds.
+    /// </summary>
+    public static Array[] RunBoth(Delegate kernel, KernelConfig config, int warpSize, object[] args, Func<object[], object[]>? bind = null, int ulps = 0)
     {
         Array[] expected = Run(kernel, config, args, accelerator: null, warpSize, bind);
         using var cpu = new CpuAccelerator(warpSize);
         Array[] actual = Run(kernel, config, args, cpu, warpSize, bind);
         for (int k = 0; k < expected.Length; k++)
         {
-            AssertSameBits(expected[k], actual[k], $"{kernel.Method.Name}, argument {k}, warp size {warpSize}");
+            string what = $"{kernel.Method.Name}, argument {k}, warp size {warpSize}";
+            if (ulps > 0 && expected[k] is float[] or double[])
+            {
+                AssertWithinUlps(expected[k], actual[k], ulps, what);
+            }
+            else
+            {
+                AssertSameBits(expected[k], actual[k], what);
+            }
         }
         return actual;
+    }
+
+    /// <summary>Distance in units in the last place between two floats or doubles (0 for two NaNs, 2^63 when one is NaN).</summary>
+    public static ulong UlpDistance(double a, double b)
+    {
+        if (double.IsNaN(a) || double.IsNaN(b))
+        {
+            return double.IsNaN(a) && double.IsNaN(b) ? 0 : ulong.MaxValue / 2;
+        }
+        static long Ordered(double v) => BitConverter.DoubleToInt64Bits(v) is var bits && bits < 0 ? long.MinValue - bits : bits;
+        long x = Ordered(a), y = Ordered(b);
+        return x > y ? (ulong)(x - y) : (ulong)(y - x);
+    }
+
+    /// <inheritdoc cref="UlpDistance(double, double)"/>
+    public static ulong UlpDistance(float a, float b)
+    {
+        if (float.IsNaN(a) || float.IsNaN(b))
+        {
+            return float.IsNaN(a) && float.IsNaN(b) ? 0 : ulong.MaxValue / 2;
+        }
+        static long Ordered(float v) => BitConverter.SingleToInt32Bits(v) is var bits && bits < 0 ? int.MinValue - (long)bits : bits;
+        long x = Ordered(a), y = Ordered(b);
+        return (ulong)Math.Abs(x - y);
+    }
+
+    /// <summary>Float or double arrays equal to within <paramref name="ulps"/>; zeros must agree in sign, infinities exactly.</summary>
+    public static void AssertWithinUlps(Array expected, Array actual, int ulps, string what)
+    {
+        Assert.Equal(expected.GetType(), actual.GetType());
+        Assert.Equal(expected.Length, actual.Length);
+        for (int k = 0; k < expected.Length; k++)
+        {
+            var (e, a, distance) = expected is float[] ef
+                ? (ef[k], ((float[])actual)[k], UlpDistance(ef[k], ((float[])actual)[k]))
+                : (((double[])expected)[k], ((double[])actual)[k], UlpDistance(((double[])expected)[k], ((double[])actual)[k]));
+            bool zeroSign = e == 0 && a == 0 && double.IsNegative(e) != double.IsNegative(a);
+            if (distance > (ulong)ulps || zeroSign || double.IsInfinity(e) != double.IsInfinity(a))
+            {
+                Assert.Fail($"{what}: element {k} differs by {distance} ulp (at most {ulps}): CLR {e:R}, CPU accelerator {a:R}.");
+            }
+        }
     }
 
     /// <summary>Runs the kernel on copies of the arrays; returns the arrays as the kernel left them.</summary>
