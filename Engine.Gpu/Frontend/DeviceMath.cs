@@ -629,6 +629,138 @@ internal static class DeviceMath
         return 0.5 * ex + 0.5 / ex;
     }
 
+    // ---------------------------------------------------------------- atan, atan2
+
+    private const double AtanHalfHi = 0.4636476090008061, AtanHalfLo = 2.2698777452961687e-17;
+
+    /// <summary>
+    /// atan(t + te) for 0 &lt;= t &lt;= 1 as an unevaluated sum. Above 1/4, atan t = atan c + atan u with c = 1/2 or
+    /// 1 and u = (t - c)/(1 + t c) (t - c is exact; the quotient is corrected once), so |u| &lt;= 1/4 and the
+    /// Taylor series to u^27 leaves out less than 2^-56 of the result.
+    /// </summary>
+    private static Pair AtanCore(double t, double te)
+    {
+        double u = t, ul = te, baseHi = 0.0, baseLo = 0.0;
+        if (t > 0.25)
+        {
+            double c = t > 0.75 ? 1.0 : 0.5;
+            baseHi = t > 0.75 ? 0.5 * HalfPiA : AtanHalfHi;
+            baseLo = t > 0.75 ? 0.5 * HalfPiB : AtanHalfLo;
+            double d = 1.0 + t * c; // t c is exact
+            u = Quotient(t - c, 1.0, t * c);
+            ul = te * (1.0 + c * c) / (d * d); // the tail of t, through du/dt
+        }
+        double z = u * u;
+        double p = -1.0 / 27.0;
+        p = Math.FusedMultiplyAdd(p, z, 1.0 / 25.0);
+        p = Math.FusedMultiplyAdd(p, z, -1.0 / 23.0);
+        p = Math.FusedMultiplyAdd(p, z, 1.0 / 21.0);
+        p = Math.FusedMultiplyAdd(p, z, -1.0 / 19.0);
+        p = Math.FusedMultiplyAdd(p, z, 1.0 / 17.0);
+        p = Math.FusedMultiplyAdd(p, z, -1.0 / 15.0);
+        p = Math.FusedMultiplyAdd(p, z, 1.0 / 13.0);
+        p = Math.FusedMultiplyAdd(p, z, -1.0 / 11.0);
+        p = Math.FusedMultiplyAdd(p, z, 1.0 / 9.0);
+        p = Math.FusedMultiplyAdd(p, z, -1.0 / 7.0);
+        p = Math.FusedMultiplyAdd(p, z, 1.0 / 5.0);
+        p = Math.FusedMultiplyAdd(p, z, -1.0 / 3.0);
+        double small = Math.FusedMultiplyAdd(u * z, p, ul / (1.0 + z)); // atan u - u, plus the tail's effect
+        double hi = baseHi + u;
+        double hv = hi - baseHi;
+        double he = (baseHi - (hi - hv)) + (u - hv); // baseHi + u = hi + he exactly
+        return new Pair(hi, he + (baseLo + small), 0);
+    }
+
+    /// <summary>(aHi + aLo) - p as an unevaluated sum, the leading subtraction exact.</summary>
+    private static Pair Minus(double aHi, double aLo, Pair p)
+    {
+        double s = aHi - p.Hi;
+        double sv = s - aHi;
+        double se = (aHi - (s - sv)) + (-p.Hi - sv);
+        return new Pair(s, se + (aLo - p.Lo), 0);
+    }
+
+    public static double Atan(double x)
+    {
+        double ax = Math.Abs(x);
+        if (!(ax >= 3.725290298461914e-9))
+        {
+            return x; // |x| < 2^-28 (atan x = x to 2^-57), zeros and NaN
+        }
+        double r;
+        if (ax == double.PositiveInfinity)
+        {
+            r = HalfPiA;
+        }
+        else if (ax <= 1.0)
+        {
+            Pair a = AtanCore(ax, 0.0);
+            r = a.Hi + a.Lo;
+        }
+        else
+        {
+            // atan x = pi/2 - atan(1/x), with 1/x in two doubles.
+            double t = 1.0 / ax;
+            double te = Math.FusedMultiplyAdd(-t, ax, 1.0) / ax;
+            Pair a = Minus(HalfPiA, HalfPiB, AtanCore(t, te));
+            r = a.Hi + a.Lo;
+        }
+        return x < 0.0 ? -r : r;
+    }
+
+    public static double Atan2(double y, double x)
+    {
+        if (double.IsNaN(x) || double.IsNaN(y))
+        {
+            return x + y;
+        }
+        double ax = Math.Abs(x), ay = Math.Abs(y);
+        bool xNegative = BitConverter.DoubleToInt64Bits(x) < 0;
+        double r;
+        if (y == 0.0)
+        {
+            // +-0 towards the positive x axis (x = +0 included), +-pi towards the negative one (x = -0 included).
+            return xNegative ? (y < 0.0 || BitConverter.DoubleToInt64Bits(y) < 0 ? -2.0 * HalfPiA : 2.0 * HalfPiA) : y;
+        }
+        if (ax == double.PositiveInfinity && ay == double.PositiveInfinity)
+        {
+            r = xNegative ? 1.5 * HalfPiA + 1.5 * HalfPiB : 0.5 * HalfPiA; // 3 pi/4 or pi/4
+        }
+        else if (ax == double.PositiveInfinity)
+        {
+            r = xNegative ? 2.0 * HalfPiA : 0.0;
+        }
+        else if (ay == double.PositiveInfinity || x == 0.0)
+        {
+            r = HalfPiA;
+        }
+        else
+        {
+            // atan of the smaller over the larger magnitude (at most 1, in two doubles), then the octant.
+            bool steep = ay > ax;
+            double num = steep ? ax : ay, den = steep ? ay : ax;
+            if (num < 1.1830521861667747e-271 && den < 6.668014432879854e+240) // 2^-900, 2^800
+            {
+                num *= 1.6069380442589903e+60; // 2^200 on both: the quotient stays, its residual below stays normal
+                den *= 1.6069380442589903e+60;
+            }
+            double t = num / den;
+            // The quotient's rounding error, exact while normal; below 2^-1000 atan t is t and the tail is moot.
+            double te = t < 9.332636185032189e-302 ? 0.0 : Math.FusedMultiplyAdd(-t, den, num) / den;
+            Pair a = AtanCore(t, te);
+            if (steep)
+            {
+                a = Minus(HalfPiA, HalfPiB, a);
+            }
+            if (xNegative)
+            {
+                a = Minus(2.0 * HalfPiA, 2.0 * HalfPiB, a);
+            }
+            r = a.Hi + a.Lo;
+        }
+        return y < 0.0 ? -r : r;
+    }
+
     // ---------------------------------------------------------------- float: widen, compute, round once
 
     public static float Exp(float x) => (float)Exp((double)x);
@@ -643,6 +775,8 @@ internal static class DeviceMath
     public static float Tanh(float x) => (float)Tanh((double)x);
     public static float Sinh(float x) => (float)Sinh((double)x);
     public static float Cosh(float x) => (float)Cosh((double)x);
+    public static float Atan(float x) => (float)Atan((double)x);
+    public static float Atan2(float y, float x) => (float)Atan2((double)y, (double)x);
 
     // ---------------------------------------------------------------- the translator's map
 
@@ -654,12 +788,12 @@ internal static class DeviceMath
     private static Dictionary<MethodBase, MethodInfo> BuildMap()
     {
         var map = new Dictionary<MethodBase, MethodInfo>();
-        string[] names = ["Exp", "Exp2", "Log", "Log2", "Log10", "Pow", "Sin", "Cos", "Tan", "Tanh", "Sinh", "Cosh"];
+        string[] names = ["Exp", "Exp2", "Log", "Log2", "Log10", "Pow", "Sin", "Cos", "Tan", "Tanh", "Sinh", "Cosh", "Atan", "Atan2"];
         foreach (Type t in new[] { typeof(float), typeof(double) })
         {
             foreach (string name in names)
             {
-                Type[] ps = name == "Pow" ? [t, t] : [t];
+                Type[] ps = name is "Pow" or "Atan2" ? [t, t] : [t];
                 MethodInfo body = typeof(DeviceMath).GetMethod(name, BindingFlags.Public | BindingFlags.Static, ps)!;
                 // Math and MathF, and the generic-math statics on float and double (float.Exp2 and friends).
                 foreach (Type host in new[] { typeof(Math), typeof(MathF), t })

@@ -230,7 +230,7 @@ public static class ArithmeticKernels
         rd[2 * i + 1] = Math.Log(y);
     }
 
-    public const int TranscendentalResults = 13;
+    public const int TranscendentalResults = 15;
 
     /// <summary>Every precise transcendental the device library provides, in float and double.</summary>
     [Kernel]
@@ -257,6 +257,8 @@ public static class ArithmeticKernels
         rf[o + 10] = MathF.Cosh(x);
         rf[o + 11] = MathF.Pow(x, u);
         rf[o + 12] = MathF.Pow(MathF.Abs(x), 0.5f * u);
+        rf[o + 13] = MathF.Atan(x);
+        rf[o + 14] = MathF.Atan2(x, u);
         rd[o] = Math.Exp(y);
         rd[o + 1] = double.Exp2(y);
         rd[o + 2] = Math.Log(y);
@@ -270,6 +272,8 @@ public static class ArithmeticKernels
         rd[o + 10] = Math.Cosh(y);
         rd[o + 11] = Math.Pow(y, v);
         rd[o + 12] = Math.Pow(Math.Abs(y), 0.5 * v);
+        rd[o + 13] = Math.Atan(y);
+        rd[o + 14] = Math.Atan2(y, v);
     }
 
     public const int ConversionResults = 16;

@@ -30,7 +30,9 @@ public static class DeviceMathKernels
             8 => Math.Tanh(a),
             9 => Math.Sinh(a),
             10 => Math.Cosh(a),
-            _ => Math.Pow(a, y[i]),
+            11 => Math.Pow(a, y[i]),
+            12 => Math.Atan(a),
+            _ => Math.Atan2(a, y[i]),
         };
     }
 
@@ -56,7 +58,9 @@ public static class DeviceMathKernels
             8 => MathF.Tanh(a),
             9 => MathF.Sinh(a),
             10 => MathF.Cosh(a),
-            _ => MathF.Pow(a, y[i]),
+            11 => MathF.Pow(a, y[i]),
+            12 => MathF.Atan(a),
+            _ => MathF.Atan2(a, y[i]),
         };
     }
 
@@ -113,6 +117,8 @@ public class DeviceMathTests
         new("Sinh", 1, 4, (x, _) => Math.Sinh(x), r => r.Next(3) == 0 ? Uniform(r, -2, 2) : Magnitude(r, -40, 9.48)),
         new("Cosh", 1, 4, (x, _) => Math.Cosh(x), r => r.Next(3) == 0 ? Uniform(r, -2, 2) : Magnitude(r, -40, 9.48)),
         new("Pow", 1, 2, Math.Pow, r => Magnitude(r, -40, 40, positive: true), r => Uniform(r, -25, 25)),
+        new("Atan", 1, 2, (x, _) => Math.Atan(x), r => r.Next(3) == 0 ? Uniform(r, -3, 3) : Magnitude(r, -40, 1024)),
+        new("Atan2", 1, 2, Math.Atan2, r => r.Next(2) == 0 ? Magnitude(r, -40, 40) : Magnitude(r, -1074, 1024), r => r.Next(2) == 0 ? Magnitude(r, -40, 40) : Magnitude(r, -1074, 1024)),
     ];
 
     public static TheoryData<string> FunctionNames() => new(Functions.Select(f => f.Name));
@@ -140,7 +146,7 @@ public class DeviceMathTests
         }
         else
         {
-            // Pow: every pair of edge values (its special cases), then random ones.
+            // Pow and Atan2: every pair of edge values (their special cases), then random ones.
             double[] edges = [.. DoubleEdges, 0.75, -0.75, 53, -53, 9007199254740993.0, 1e-300];
             foreach (double a in edges)
             {
@@ -156,13 +162,13 @@ public class DeviceMathTests
             double a = f.Input(rng);
             x.Add(a);
             y.Add(f.Second?.Invoke(rng) ?? 0.0);
-            if (f.Second is not null && k % 4 == 0)
+            if (f.Name == "Pow" && k % 4 == 0)
             {
                 // Negative bases to integer powers, and exponents large enough to reach overflow and underflow.
                 x[^1] = -Uniform(rng, 0.01, 8);
                 y[^1] = Math.Round(Uniform(rng, -300, 300));
             }
-            else if (f.Second is not null && k % 4 == 1)
+            else if (f.Name == "Pow" && k % 4 == 1)
             {
                 y[^1] = Uniform(rng, -1, 1) * 1100 / Math.Max(1e-3, Math.Abs(Math.Log(a)));
             }
@@ -206,7 +212,7 @@ public class DeviceMathTests
             {
                 a = (float)(f.Name == "Exp" ? Uniform(rng, -104, 89) : Uniform(rng, -151, 129));
             }
-            else if (f.Second is not null && k % 4 == 0)
+            else if (f.Name == "Pow" && k % 4 == 0)
             {
                 a = (float)-Uniform(rng, 0.01, 8);
                 b = MathF.Round((float)Uniform(rng, -60, 60));
@@ -255,7 +261,7 @@ public class DeviceMathTests
                 $"{name}({x[k]:R}{(f.Second is null ? "" : $", {y[k]:R}")}) = {r[k]:R}, System.Math says {expected:R} ({ulps} ulp; at most {f.DoubleUlps})");
             worst = Math.Max(worst, ulps);
             // The compiled code computes exactly what the library computes as C#.
-            double library = f.Second is null ? Library(name, x[k]) : DeviceMath.Pow(x[k], y[k]);
+            double library = Library(name, x[k], y[k]);
             Assert.True(BitConverter.DoubleToInt64Bits(library) == BitConverter.DoubleToInt64Bits(r[k]) || double.IsNaN(library) && double.IsNaN(r[k]),
                 $"{name}({x[k]:R}): compiled {r[k]:R}, C# {library:R}");
         }
@@ -292,7 +298,7 @@ public class DeviceMathTests
         var (x, y) = DoubleInputs(f, 200_000, 300 + fn);
         for (int k = 0; k < x.Length; k++)
         {
-            double actual = f.Second is null ? Library(name, x[k]) : DeviceMath.Pow(x[k], y[k]);
+            double actual = Library(name, x[k], y[k]);
             double expected = f.Reference(x[k], y[k]);
             ulong ulps = KernelHarness.UlpDistance(actual, expected);
             Assert.True(SameSpecial(actual, expected) && ulps <= (ulong)f.DoubleUlps, $"{name}({x[k]:R}, {y[k]:R}) = {actual:R}, System.Math says {expected:R} ({ulps} ulp)");
@@ -300,14 +306,14 @@ public class DeviceMathTests
         var (xf, yf) = FloatInputs(f, 200_000, 400 + fn);
         for (int k = 0; k < xf.Length; k++)
         {
-            float actual = f.Second is null ? LibraryF(name, xf[k]) : DeviceMath.Pow(xf[k], yf[k]);
+            float actual = LibraryF(name, xf[k], yf[k]);
             float expected = (float)f.Reference(xf[k], yf[k]);
             ulong ulps = KernelHarness.UlpDistance(actual, expected);
             Assert.True(SameSpecial(actual, expected) && ulps <= (ulong)f.FloatUlps, $"{name}({xf[k]:R}f, {yf[k]:R}f) = {actual:R}, System.Math says {expected:R} ({ulps} ulp)");
         }
     }
 
-    private static double Library(string name, double x) => name switch
+    private static double Library(string name, double x, double y) => name switch
     {
         "Exp" => DeviceMath.Exp(x),
         "Exp2" => DeviceMath.Exp2(x),
@@ -320,10 +326,13 @@ public class DeviceMathTests
         "Tanh" => DeviceMath.Tanh(x),
         "Sinh" => DeviceMath.Sinh(x),
         "Cosh" => DeviceMath.Cosh(x),
+        "Pow" => DeviceMath.Pow(x, y),
+        "Atan" => DeviceMath.Atan(x),
+        "Atan2" => DeviceMath.Atan2(x, y),
         _ => throw new ArgumentException(name),
     };
 
-    private static float LibraryF(string name, float x) => name switch
+    private static float LibraryF(string name, float x, float y) => name switch
     {
         "Exp" => DeviceMath.Exp(x),
         "Exp2" => DeviceMath.Exp2(x),
@@ -336,6 +345,9 @@ public class DeviceMathTests
         "Tanh" => DeviceMath.Tanh(x),
         "Sinh" => DeviceMath.Sinh(x),
         "Cosh" => DeviceMath.Cosh(x),
+        "Pow" => DeviceMath.Pow(x, y),
+        "Atan" => DeviceMath.Atan(x),
+        "Atan2" => DeviceMath.Atan2(x, y),
         _ => throw new ArgumentException(name),
     };
 
@@ -362,6 +374,13 @@ public class DeviceMathTests
             (11, double.NegativeInfinity, -3.0, -0.0), (11, double.NegativeInfinity, 3.0, double.NegativeInfinity), (11, -8.0, 1.0 / 3, double.NaN),
             (11, -2.0, 3.0, -8.0), (11, 2.0, 1024.0, double.PositiveInfinity), (11, 2.0, -1074.0, double.Epsilon), (11, -2.0, -1075.0, -0.0),
             (11, 10.0, 2.0, 100.0), (11, 4.0, 0.5, 2.0),
+            (12, double.PositiveInfinity, 0, Math.PI / 2), (12, double.NegativeInfinity, 0, -Math.PI / 2), (12, -0.0, 0, -0.0), (12, 1.0, 0, Math.PI / 4),
+            (12, double.NaN, 0, double.NaN), (12, 1e-310, 0, 1e-310),
+            (13, 0.0, -0.0, Math.PI), (13, -0.0, -0.0, -Math.PI), (13, 0.0, 0.0, 0.0), (13, -0.0, 0.0, -0.0), (13, -0.0, -1.0, -Math.PI), (13, 0.0, 1.0, 0.0),
+            (13, 1.0, 0.0, Math.PI / 2), (13, -1.0, -0.0, -Math.PI / 2), (13, double.PositiveInfinity, double.PositiveInfinity, Math.PI / 4),
+            (13, double.PositiveInfinity, double.NegativeInfinity, 3 * Math.PI / 4), (13, double.NegativeInfinity, double.NegativeInfinity, -3 * Math.PI / 4),
+            (13, 1.0, double.PositiveInfinity, 0.0), (13, -1.0, double.NegativeInfinity, -Math.PI), (13, double.NegativeInfinity, 5.0, -Math.PI / 2),
+            (13, double.NaN, 1.0, double.NaN), (13, 1.0, double.NaN, double.NaN), (13, 1.0, 1.0, Math.PI / 4), (13, -1.0, -1.0, -3 * Math.PI / 4),
         ];
         foreach (int fn in cases.Select(c => c.Fn).Distinct())
         {
