@@ -64,6 +64,25 @@ public static class DeviceMathKernels
         };
     }
 
+    // One function each, for the PTX size each costs (printed by the PTX test).
+    [Kernel]
+    public static void ExpF(ArrayView<float> x) => x[Grid.GlobalIndexX] = MathF.Exp(x[Grid.GlobalIndexX]);
+
+    [Kernel]
+    public static void LogF(ArrayView<float> x) => x[Grid.GlobalIndexX] = MathF.Log(x[Grid.GlobalIndexX]);
+
+    [Kernel]
+    public static void SinF(ArrayView<float> x) => x[Grid.GlobalIndexX] = MathF.Sin(x[Grid.GlobalIndexX]);
+
+    [Kernel]
+    public static void TanhF(ArrayView<float> x) => x[Grid.GlobalIndexX] = MathF.Tanh(x[Grid.GlobalIndexX]);
+
+    [Kernel]
+    public static void PowF(ArrayView<float> x) => x[Grid.GlobalIndexX] = MathF.Pow(x[Grid.GlobalIndexX], 0.75f);
+
+    [Kernel]
+    public static void SinD(ArrayView<double> x) => x[Grid.GlobalIndexX] = Math.Sin(x[Grid.GlobalIndexX]);
+
     /// <summary>A small kernel of the kind a user writes: softmax-style exp, a phase, a power.</summary>
     [Kernel]
     public static void Mixed(ArrayView<float> x, ArrayView<double> d, ArrayView<float> r, ArrayView<double> rd)
@@ -445,9 +464,13 @@ public class DeviceMathTests
             (Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>)DeviceMathKernels.Floats,
             (Action<ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<double>>)DeviceMathKernels.Mixed,
             (Action<ArrayView<float>, ArrayView<double>, ArrayView<float>, ArrayView<double>>)ArithmeticKernels.Transcendentals,
+            (Action<ArrayView<float>>)DeviceMathKernels.ExpF, (Action<ArrayView<float>>)DeviceMathKernels.LogF, (Action<ArrayView<float>>)DeviceMathKernels.SinF,
+            (Action<ArrayView<float>>)DeviceMathKernels.TanhF, (Action<ArrayView<float>>)DeviceMathKernels.PowF, (Action<ArrayView<double>>)DeviceMathKernels.SinD,
         })
         {
             string ptx = PtxEmitter.Emit(KernelCompiler.Compile(kernel.Method).Function, new PtxTarget(80), "kernel");
+            int instructions = ptx.Split('\n').Select(l => l.Trim()).Count(l => l.EndsWith(';') && !l.StartsWith('.') && !l.StartsWith("//"));
+            TestContext.Current.TestOutputHelper?.WriteLine($"{kernel.Method.Name}: {instructions} PTX instructions");
             Assert.DoesNotContain(".local", ptx, StringComparison.Ordinal);
             Assert.Contains("fma.rn.f64", ptx, StringComparison.Ordinal);
             // No approximate instruction stands in for a precise function.
