@@ -38,6 +38,13 @@ internal sealed partial class Translator
         }
         if (KnownMethods.TryGet(m, out MathFn fn))
         {
+            if (DeviceMathFor(m, fn) is { } library)
+            {
+                // A precise transcendental: PTX has none, so the device library's C# is inlined (on every
+                // backend, so the CPU accelerator and the GPU compute the same bits).
+                _stack.Push(Inline(library, args)!);
+                return;
+            }
             IrType operand = fn is MathFn.HalfToFloat or MathFn.HalfToDouble ? IrType.I32 : ScalarOf(args[0]).Type;
             Value[] values = args.Select(a => Coerce(a is StructItem s ? s.Leaves[0] : ScalarOf(a), operand)).ToArray();
             Value result = _b.Value(Op.Math, Semantics.MathResult(fn, operand), values, (long)fn);
@@ -83,6 +90,12 @@ internal sealed partial class Translator
             _stack.Push(result2);
         }
     }
+
+    /// <summary>The <see cref="DeviceMath"/> method standing in for <paramref name="m"/>, or null when the IR's own math op serves.</summary>
+    private static MethodInfo? DeviceMathFor(MethodBase m, MathFn fn) =>
+        fn is MathFn.Exp or MathFn.Log or MathFn.Log2 or MathFn.Sin or MathFn.Cos or MathFn.Tan or MathFn.Tanh or MathFn.Pow
+            ? typeof(DeviceMath).GetMethod(m.Name, BindingFlags.Public | BindingFlags.Static, m.GetParameters().Select(p => p.ParameterType).ToArray())
+            : null;
 
     /// <summary>
     /// A constrained call on a struct type parameter: the struct's own implementation, found through

@@ -15,7 +15,6 @@ public class CudaTests
     private static readonly Dictionary<string, string> ApproximateOnHardware = new()
     {
         // Same kernel as "FastMath within its documented error bounds", which runs here with the bound checks.
-        [KernelCatalogueTests.PreciseTranscendentals] = "precise Math/MathF exp, log, sin, tanh and pow have no PTX lowering yet (they need a device library; docs/engine-gpu.md)",
         ["fast math (CPU meaning)"] = "its kernel's .approx results are checked against the PTX ISA's bounds by the case 'FastMath within its documented error bounds'",
     };
 

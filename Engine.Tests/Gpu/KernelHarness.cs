@@ -13,14 +13,14 @@ namespace Engine.Tests.Gpu;
 /// </summary>
 internal static class KernelHarness
 {
-    public static Array[] RunBoth(Delegate kernel, KernelConfig config, int warpSize, object[] args, Func<object[], object[]>? bind = null)
+    public static Array[] RunBoth(Delegate kernel, KernelConfig config, int warpSize, object[] args, Func<object[], object[]>? bind = null, int ulps = 0)
     {
         Array[] expected = Run(kernel, config, args, accelerator: null, warpSize, bind);
         using var cpu = new CpuAccelerator(warpSize);
         Array[] actual = Run(kernel, config, args, cpu, warpSize, bind);
         for (int k = 0; k < expected.Length; k++)
         {
-            AssertSameBits(expected[k], actual[k], $"{kernel.Method.Name}, argument {k}, warp size {warpSize}");
+            AssertSameBits(expected[k], actual[k], $"{kernel.Method.Name}, argument {k}, warp size {warpSize}", ulps: ulps);
         }
         return actual;
     }
@@ -81,17 +81,19 @@ internal static class KernelHarness
         return (buffer, buffer.View, () => buffer.GetAsArray());
     }
 
-    public static void AssertSameBits(Array expected, Array actual, string what, string expectedName = "CLR", string actualName = "CPU accelerator")
+    public static void AssertSameBits(Array expected, Array actual, string what, string expectedName = "CLR", string actualName = "CPU accelerator", int ulps = 0)
     {
         Assert.Equal(expected.GetType(), actual.GetType());
         Assert.Equal(expected.Length, actual.Length);
         // NaN payloads and signs are not specified by the CLR (the JIT may swap the operands of a
-        // commutative operation), so any NaN matches any NaN; everything else, -0.0 included, is bitwise.
+        // commutative operation), so any NaN matches any NaN; everything else, -0.0 included, is bitwise,
+        // or within `ulps` units in the last place (same sign: bit patterns of one sign are ordered) where a
+        // case computes a function the CLR and the kernel may round differently.
         if (expected is float[] ef && actual is float[] af)
         {
             for (int k = 0; k < ef.Length; k++)
             {
-                if (!(float.IsNaN(ef[k]) && float.IsNaN(af[k])) && BitConverter.SingleToInt32Bits(ef[k]) != BitConverter.SingleToInt32Bits(af[k]))
+                if (!(float.IsNaN(ef[k]) && float.IsNaN(af[k])) && Math.Abs((long)BitConverter.SingleToInt32Bits(ef[k]) - BitConverter.SingleToInt32Bits(af[k])) > ulps)
                 {
                     Assert.Fail($"{what}: element {k} differs: {expectedName} {Describe(ef[k])}, {actualName} {Describe(af[k])}.");
                 }
@@ -102,7 +104,7 @@ internal static class KernelHarness
         {
             for (int k = 0; k < ed.Length; k++)
             {
-                if (!(double.IsNaN(ed[k]) && double.IsNaN(ad[k])) && BitConverter.DoubleToInt64Bits(ed[k]) != BitConverter.DoubleToInt64Bits(ad[k]))
+                if (!(double.IsNaN(ed[k]) && double.IsNaN(ad[k])) && Int128.Abs((Int128)BitConverter.DoubleToInt64Bits(ed[k]) - BitConverter.DoubleToInt64Bits(ad[k])) > ulps)
                 {
                     Assert.Fail($"{what}: element {k} differs: {expectedName} {Describe(ed[k])}, {actualName} {Describe(ad[k])}.");
                 }

@@ -167,22 +167,17 @@ public partial class PtxTests
     [Fact]
     public void EveryCatalogueKernelEmitsWellFormedPtx()
     {
-        // One gap left in the catalogue, precise transcendentals (float remainder is inlined C#, see SoftFloat); ptxas itself
-        // judges the same text where the CUDA toolkit exists (PtxasTests).
+        // Every case, precise transcendentals and float remainder included (both inlined C#: DeviceMath,
+        // SoftFloat); ptxas itself judges the same text where the CUDA toolkit exists (PtxasTests).
         var failures = new List<string>();
         foreach (var (name, c) in KernelCatalogueTests.Cases)
         {
             try
             {
                 AssertWellFormed(Ptx(c.Kernel));
-                Assert.NotEqual(KernelCatalogueTests.PreciseTranscendentals, name);
             }
             catch (NotSupportedException e)
             {
-                if (name == KernelCatalogueTests.PreciseTranscendentals && e.Message.Contains("precise transcendental functions need a device library", StringComparison.Ordinal))
-                {
-                    continue; // The one documented gap, and it says so.
-                }
                 failures.Add($"{name}: {e.Message}");
             }
         }
