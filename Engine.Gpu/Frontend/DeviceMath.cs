@@ -16,7 +16,6 @@ namespace Engine.Gpu.Frontend;
 /// </remarks>
 internal static class DeviceMath
 {
-    private const double Ln2 = 0.69314718055994530942;
     private const double Ln2Hi = 6.93147180369123816490e-01; // ln 2 to 32 bits: n·Ln2Hi is exact for |n| < 2^21
     private const double Ln2Lo = 1.90821492927058770002e-10;
     private const double Log2E = 1.44269504088896340736;
@@ -25,7 +24,6 @@ internal static class DeviceMath
     private const double PiOver2Mid = 6.07710050630396597660e-11;
     private const double PiOver2Lo = 2.02226624879595063154e-21;
     private const double Sqrt2 = 1.41421356237309504880;
-
 
     // ---- float, computed in double ----
 
