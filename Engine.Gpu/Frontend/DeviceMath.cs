@@ -3,7 +3,7 @@ namespace Engine.Gpu.Frontend;
 /// <summary>
 /// Precise transcendental functions as plain C#, which the translator inlines wherever a kernel calls
 /// <c>MathF.Exp</c>, <c>Log</c>, <c>Log2</c>, <c>Sin</c>, <c>Cos</c>, <c>Tan</c>, <c>Tanh</c>, <c>Pow</c> or
-/// <c>Math.Exp</c>, <c>Math.Log</c>: PTX has only approximate ones (<see cref="FastMath"/>), so, like the
+/// <c>Math.Exp</c>, <c>Math.Log</c>, <c>Math.Tanh</c>: PTX has only approximate ones (<see cref="FastMath"/>), so, like the
 /// float remainder (<see cref="SoftFloat"/>), the device gets code of its own. The same code runs on the
 /// CPU accelerator, so both give the same bits (the CLR's own results may differ in the last place).
 /// </summary>
@@ -11,8 +11,8 @@ namespace Engine.Gpu.Frontend;
 /// The float functions compute in double, with polynomials accurate to about 1e-12, and round once, so
 /// they are within 1 ulp of the exact result (measured: <c>DeviceMathTests</c>); sin, cos and tan reduce
 /// their argument exactly enough for every float (a three-part π/2 below 2^25, the bits of 2/π above).
-/// The double exp and log use Cody–Waite reduction and Taylor/atanh series to double precision: within
-/// 2 ulp. Only the degree of each series is a choice made here; its coefficients are the series' own.
+/// The double exp, log and tanh use Cody–Waite reduction, Taylor and atanh series to double precision
+/// and expm1 for tanh: within 2, 3 and 4 ulp of the CLR (1, 2 and 3 seen). Only the degree of each series is a choice made here; its coefficients are the series' own.
 /// </remarks>
 internal static class DeviceMath
 {
@@ -103,17 +103,7 @@ internal static class DeviceMath
         }
         if (a < 0.25)
         {
-            // The series of tanh, to x^15: near 0 it keeps the relative accuracy a difference of
-            // exponentials would lose.
-            double z = d * d;
-            double p = -929569.0 / 638512875.0;
-            p = p * z + 21844.0 / 6081075.0;
-            p = p * z - 1382.0 / 155925.0;
-            p = p * z + 62.0 / 2835.0;
-            p = p * z - 17.0 / 315.0;
-            p = p * z + 2.0 / 15.0;
-            p = p * z - 1.0 / 3.0;
-            return (float)(d + d * z * p);
+            return (float)TanhSeries(d);
         }
         double e = ExpCore(2 * a, 13);
         double t = (e - 1) / (e + 1);
@@ -180,6 +170,27 @@ internal static class DeviceMath
 
     public static double Log(double x) => LogOrNaN(x, 1.0);
 
+    public static double Tanh(double x)
+    {
+        if (double.IsNaN(x) || x == 0)
+        {
+            return x; // NaN, and ±0 with its sign
+        }
+        double a = Math.Abs(x);
+        if (a > 20)
+        {
+            return x > 0 ? 1.0 : -1.0;
+        }
+        if (a < 0.0625)
+        {
+            return TanhSeries(x); // Its next term is below 1e-22 of the result here.
+        }
+        // tanh a = (e^2a − 1)/(e^2a + 1) = m/(m + 2) with m = e^2a − 1 computed without cancellation.
+        double m = Expm1Core(2 * a);
+        double t = m / (m + 2);
+        return x < 0 ? -t : t;
+    }
+
     // ---- cores ----
 
     /// <summary>e^x for x within the finite range: x = n·ln2 + r, |r| ≤ ln2/2, e^r by its Taylor series to r^degree.</summary>
@@ -198,6 +209,45 @@ internal static class DeviceMath
         int ni = (int)n;
         int half = ni / 2;
         return p * Pow2(half) * Pow2(ni - half);
+    }
+
+    /// <summary>
+    /// The series of tanh to x^15, for small |x|: near 0 it keeps the relative accuracy a difference of
+    /// exponentials would lose.
+    /// </summary>
+    private static double TanhSeries(double x)
+    {
+        double z = x * x;
+        double p = -929569.0 / 638512875.0;
+        p = p * z + 21844.0 / 6081075.0;
+        p = p * z - 1382.0 / 155925.0;
+        p = p * z + 62.0 / 2835.0;
+        p = p * z - 17.0 / 315.0;
+        p = p * z + 2.0 / 15.0;
+        p = p * z - 1.0 / 3.0;
+        return x + x * z * p;
+    }
+
+    /// <summary>
+    /// e^x − 1 for |x| ≤ 41 without the cancellation of subtracting 1: x = n·ln2 + r, e^r − 1 = r(1 + r/2(1 +
+    /// r/3(...))) to r^15, then 2^n·(e^r − 1) + (2^n − 1), whose terms never cancel badly.
+    /// </summary>
+    private static double Expm1Core(double x)
+    {
+        double n = Math.Round(x * Log2E);
+        double r = x - n * Ln2Hi - n * Ln2Lo;
+        double q = 1;
+        for (int k = 15; k >= 2; k--)
+        {
+            q = 1 + r / k * q;
+        }
+        double em1 = r * q;
+        if (n == 0)
+        {
+            return em1;
+        }
+        double scale = Pow2((int)n);
+        return scale * em1 + (scale - 1);
     }
 
     /// <summary>2^k for k in [-1022, 1023], from its bits.</summary>

@@ -772,7 +772,7 @@ internal sealed partial class PtxEmitter
                 return;
             }
         }
-        throw Unsupported(i, $"the math function {fn} on {t} (the device library, Frontend/DeviceMath.cs, has float exp, log, log2, sin, cos, tan, tanh and pow and double exp and log; FastMath has approximate ones)");
+        throw Unsupported(i, $"the math function {fn} on {t} (the device library, Frontend/DeviceMath.cs, has float exp, log, log2, sin, cos, tan, tanh and pow and double exp, log and tanh; FastMath has approximate ones)");
     }
 
     private void EmitShuffle(Instr i, string d)

@@ -7,8 +7,8 @@ namespace Engine.Tests.Gpu;
 /// The device library behind precise MathF/Math transcendentals in kernels (Frontend/DeviceMath.cs), run
 /// through the compiler on the CPU accelerator over inputs spread across each function's whole range,
 /// held to the exact value (float64 for the float functions, which are within 1 ulp; the CLR's
-/// double functions, themselves within 1 ulp, for exp and log in double, within 2), and to the C
-/// library's special values bit for bit.
+/// double functions, themselves within 1 ulp, for exp, log and tanh in double: within 2, 3 and 4), and
+/// to the C library's special values bit for bit.
 /// </summary>
 public class DeviceMathTests
 {
@@ -38,8 +38,9 @@ public class DeviceMathTests
         int i = Grid.GlobalIndexX;
         if (i < x.Length)
         {
-            r[2 * i] = Math.Exp(x[i]);
-            r[2 * i + 1] = Math.Log(x[i]);
+            r[3 * i] = Math.Exp(x[i]);
+            r[3 * i + 1] = Math.Log(x[i]);
+            r[3 * i + 2] = Math.Tanh(x[i]);
         }
     }
 
@@ -148,35 +149,39 @@ public class DeviceMathTests
     }
 
     [Fact]
-    public void DoubleExpAndLogAreWithinTwoUlpOfTheClr()
+    public void DoubleExpLogAndTanhAreWithinAFewUlpOfTheClr()
     {
         var rng = new Random(Environment.TickCount);
         double[] x = [.. Enumerable.Range(0, 20000).Select(_ => (rng.NextDouble() * 1500 - 745)),
             .. Enumerable.Range(0, 20000).Select(_ => Math.Pow(2, rng.NextDouble() * 2098 - 1074)),
+            .. Enumerable.Range(0, 20000).Select(_ => (rng.Next(2) * 2 - 1) * Math.Pow(2, rng.NextDouble() * 40 - 35)), // tanh's interesting range
             0.0, -0.0, 1.0, double.NaN, double.PositiveInfinity, double.NegativeInfinity, double.Epsilon, double.MaxValue, -1.0, 709.78, -745.13];
         using var cpu = new CpuAccelerator(32);
         using var vx = cpu.Allocate<double>(x);
-        using var vr = cpu.Allocate<double>(2 * x.Length);
+        using var vr = cpu.Allocate<double>(3 * x.Length);
         cpu.Launch((Action<ArrayView<double>, ArrayView<double>>)DoubleFunctions, KernelConfig.Covering(x.Length, 64), vx.View, vr.View);
         double[] r = vr.GetAsArray();
-        long worstExp = 0, worstLog = 0;
+        long[] worst = new long[3];
+        string[] names = ["exp", "log", "tanh"];
         for (int i = 0; i < x.Length; i++)
         {
-            foreach (var (k, expected) in new[] { (0, Math.Exp(x[i])), (1, Math.Log(x[i])) })
+            foreach (var (k, expected) in new[] { (0, Math.Exp(x[i])), (1, Math.Log(x[i])), (2, Math.Tanh(x[i])) })
             {
-                double actual = r[2 * i + k];
+                double actual = r[3 * i + k];
                 if (double.IsNaN(expected))
                 {
-                    Assert.True(double.IsNaN(actual), $"{(k == 0 ? "exp" : "log")}({x[i]:R}) = {actual:R}, expected NaN");
+                    Assert.True(double.IsNaN(actual), $"{names[k]}({x[i]:R}) = {actual:R}, expected NaN");
                     continue;
                 }
                 long off = Math.Abs(BitConverter.DoubleToInt64Bits(expected) - BitConverter.DoubleToInt64Bits(actual));
-                Assert.True(Math.Sign(expected) == Math.Sign(actual) || expected == 0 && actual == 0, $"{(k == 0 ? "exp" : "log")}({x[i]:R}): sign of {actual:R}");
-                Assert.True(off <= 2, $"{(k == 0 ? "exp" : "log")}({x[i]:R}) = {actual:R}, the CLR {expected:R}: {off} ulp");
-                if (k == 0) worstExp = Math.Max(worstExp, off); else worstLog = Math.Max(worstLog, off);
+                Assert.True(Math.Sign(expected) == Math.Sign(actual) || expected == 0 && actual == 0, $"{names[k]}({x[i]:R}): sign of {actual:R}");
+                // Bounds with a unit of margin over the worst seen (exp 1, log 2, tanh 3: the CLR's own
+                // result is itself up to 1 ulp from exact), so a rare input does not make the suite flaky.
+                Assert.True(off <= k + 2, $"{names[k]}({x[i]:R}) = {actual:R}, the CLR {expected:R}: {off} ulp");
+                worst[k] = Math.Max(worst[k], off);
             }
         }
-        TestContext.Current.TestOutputHelper?.WriteLine($"double exp {worstExp} ulp, log {worstLog} ulp from the CLR (worst of {x.Length} inputs)");
+        TestContext.Current.TestOutputHelper?.WriteLine($"double exp {worst[0]} ulp, log {worst[1]} ulp, tanh {worst[2]} ulp from the CLR (worst of {x.Length} inputs)");
     }
 
     [Fact]
