@@ -17,7 +17,7 @@ internal static class CompileBenchmark
     public static int Run(string[] args)
     {
         var target = new PtxTarget(90);
-        List<MethodInfo> kernels = Kernels().ToList();
+        List<MethodInfo> kernels = KernelInventory.All().ToList();
         string folder = Path.Combine(Path.GetTempPath(), "engine-compile-bench-" + Environment.ProcessId);
         var cache = new PtxDiskCache(folder);
         Console.WriteLine($"{kernels.Count} kernels, sm_90, {Environment.ProcessorCount} cores, .NET {Environment.Version}");
@@ -50,7 +50,7 @@ internal static class CompileBenchmark
                     }
                 }
                 hits.Sort();
-                string name = KernelName(kernel);
+                string name = KernelInventory.Name(kernel);
                 rows.Add((name, times[0], times.Min(), hits[3]));
                 Console.WriteLine(FormattableString.Invariant($"{name,-70} {times[0],7:F0} ms {times.Min(),7:F0} ms {hits[3],14:F2} ms"));
             }
@@ -64,35 +64,4 @@ internal static class CompileBenchmark
             $"slowest to compile: {slowest.Name}, {slowest.Best:F0} ms (best of 3), {slowest.First:F0} ms the first time in this process; slowest hit {rows.Max(r => r.Hit):F2} ms"));
         return 0;
     }
-
-    /// <summary>Every [Kernel] method of Engine.Kernels, generic ones closed over each struct that satisfies their constraint.</summary>
-    private static IEnumerable<MethodInfo> Kernels()
-    {
-        Assembly assembly = typeof(FlashAttention).Assembly;
-        Type[] types = assembly.GetTypes();
-        foreach (MethodInfo method in types.SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
-            .Where(m => m.GetCustomAttribute<KernelAttribute>() is not null).OrderBy(m => m.DeclaringType!.Name).ThenBy(m => m.Name))
-        {
-            if (!method.IsGenericMethodDefinition)
-            {
-                yield return method;
-                continue;
-            }
-            // Every combination of the structs that satisfy each type parameter's interface constraint.
-            IEnumerable<Type[]> combinations = [[]];
-            foreach (Type parameter in method.GetGenericArguments())
-            {
-                Type constraint = parameter.GetGenericParameterConstraints().Single(c => c.IsInterface);
-                Type[] candidates = types.Where(t => t.IsValueType && constraint.IsAssignableFrom(t)).OrderBy(t => t.Name).ToArray();
-                combinations = combinations.SelectMany(prefix => candidates.Select(c => prefix.Append(c).ToArray())).ToList();
-            }
-            foreach (Type[] arguments in combinations)
-            {
-                yield return method.MakeGenericMethod(arguments);
-            }
-        }
-    }
-
-    private static string KernelName(MethodInfo m) =>
-        m.DeclaringType!.Name + "." + m.Name + (m.IsGenericMethod ? "<" + string.Join(", ", m.GetGenericArguments().Select(a => a.Name)) + ">" : "");
 }

@@ -772,7 +772,7 @@ internal sealed partial class PtxEmitter
                 return;
             }
         }
-        throw Unsupported(i, $"the math function {fn} on {t} (precise transcendental functions need a device library; FastMath has approximate ones)");
+        throw Unsupported(i, $"the math function {fn} on {t} (the precise Math/MathF transcendentals never get here: the translator inlines Frontend/DeviceMath.cs for them; FastMath has approximate ones)");
     }
 
     private void EmitShuffle(Instr i, string d)

@@ -306,6 +306,30 @@ public static class TrainingKernels
         }
     }
 
+    /// <summary>
+    /// The fewest bytes a kernel here must read and write (its roofline is this over the memory bandwidth):
+    /// bf16 activations, fp32 statistics and optimizer state. <paramref name="elements"/> counts the
+    /// kernel's main tensor; <paramref name="rows"/> its rows (norms, cross-entropy, embedding).
+    /// </summary>
+    /// <param name="kernel">"rmsnorm-backward", "relu2", "relu2-backward", "rotary", "cross-entropy", "embedding", "embedding-backward", "adamw", "to-bf16", "to-float" or "sum-of-squares".</param>
+    /// <param name="elements">Values in the main tensor.</param>
+    /// <param name="rows">Rows of it, where the kernel works by rows.</param>
+    public static long BytesMoved(string kernel, long elements, long rows = 0) => kernel switch
+    {
+        "rmsnorm-backward" => 3 * elements * 2 + rows * 4,   // x, dy in; dx out; rstd
+        "relu2" => 2 * elements * 2,
+        "relu2-backward" => 3 * elements * 2,
+        "rotary" => 2 * elements * 2,                        // the cos/sin tables stay in cache
+        "cross-entropy" => 2 * elements * 2 + rows * 8,      // logits in, their gradient out; targets and losses
+        "embedding" => 2 * elements * 2 + rows * 4,          // rows gathered, rows written, ids
+        "embedding-backward" => elements * 2 + 2 * elements * 4 + rows * 4, // bf16 gradient in; fp32 table rows read and written
+        "adamw" => 7 * elements * 4,                         // p, g, m, v in; p, m, v out
+        "to-bf16" => elements * (4 + 2),
+        "to-float" => elements * (2 + 4),
+        "sum-of-squares" => elements * 4,
+        _ => throw new ArgumentException($"Unknown kernel '{kernel}': expected one of the names in the documentation of BytesMoved.", nameof(kernel)),
+    };
+
     private static KernelConfig Streaming(int items)
     {
         int groups = Math.Max(1, Math.Min((items + GroupSize - 1) / GroupSize, 16 * 1024));

@@ -147,6 +147,16 @@ public static class MuonKernels
         accelerator.LoadKernel<ArrayView<float>, ArrayView<uint>, float>(ApplyKernel)(Streaming(size / 2), parameters, x.Cast<uint>(), -learningRate * scale);
     }
 
+    /// <summary>Tensor-core FLOPs of one <see cref="Step"/>: per Newton–Schulz iteration on the wide side s × l, X·Xᵀ (2s²l), A·A (2s³) and B·X (2s²l).</summary>
+    /// <param name="rows">Rows of the weight.</param>
+    /// <param name="cols">Columns of the weight.</param>
+    /// <param name="steps">Newton–Schulz iterations.</param>
+    public static double Flops(int rows, int cols, int steps = 5)
+    {
+        double s = Math.Min(rows, cols), l = Math.Max(rows, cols);
+        return steps * (4 * s * s * l + 2 * s * s * s);
+    }
+
     private static void Require(int length, int expected, string name, int rows, int cols)
     {
         if (length != expected)

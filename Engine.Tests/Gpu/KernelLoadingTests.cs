@@ -38,6 +38,21 @@ public class KernelLoadingTests
     }
 
     [Fact]
+    public void EveryLibraryKernelEmitsPtxWithoutLocalMemory()
+    {
+        // Every specialisation Engine.Kernels can launch (the list ptxas gets on a GPU machine): PTX that
+        // names its target and keeps registers, register arrays and structs out of local memory.
+        var kernels = KernelInventory.All().ToList();
+        Assert.True(kernels.Count >= 40, $"only {kernels.Count} library kernels found");
+        foreach (MethodInfo kernel in kernels)
+        {
+            string ptx = PtxEmitter.Emit(KernelCompiler.Compile(kernel).Function, new PtxTarget(90), "kernel");
+            Assert.Contains(".target sm_90", ptx);
+            Assert.False(ptx.Contains(".local", StringComparison.Ordinal), $"{KernelInventory.Name(kernel)} uses local memory");
+        }
+    }
+
+    [Fact]
     public void ADeferredKernelTranslatesNoIlUntilItsIrIsAskedFor()
     {
         MethodInfo kernel = typeof(FlashAttention).GetMethod("BackwardKernel", BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(typeof(HeadDim64), typeof(DenseSchedule));

@@ -54,36 +54,23 @@ public class PtxasTests
                 yield return (name, c.Kernel.Method);
             }
         }
-        // The test kernels, then Engine.Kernels' own (internal, hence NonPublic).
-        foreach (Type t in new[] { typeof(TensorCoreKernels), typeof(QualityKernels), typeof(Engine.Kernels.MemoryKernels), typeof(Engine.Kernels.TensorCoreGemm) })
+        // The test kernels ...
+        foreach (Type t in new[] { typeof(TensorCoreKernels), typeof(QualityKernels) })
         {
             foreach (MethodInfo m in t.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
             {
-                if (m.GetCustomAttribute<KernelAttribute>() is null)
-                {
-                    continue;
-                }
-                if (m.IsGenericMethodDefinition)
-                {
-                    // Engine.Kernels' specialisations: every type in its assembly that fits the constraint.
-                    if (t.Assembly != typeof(Engine.Kernels.MemoryKernels).Assembly || m.GetGenericArguments().Length != 1)
-                    {
-                        continue;
-                    }
-                    Type[] constraints = m.GetGenericArguments()[0].GetGenericParameterConstraints();
-                    foreach (Type arg in t.Assembly.GetTypes().Where(a => a.IsValueType && constraints.All(c => c == typeof(ValueType) || c.IsAssignableFrom(a))))
-                    {
-                        MethodInfo closed = m.MakeGenericMethod(arg);
-                        if (seen.Add(closed))
-                        {
-                            yield return ($"{t.Name}.{m.Name}<{arg.Name}>", closed);
-                        }
-                    }
-                }
-                else if (seen.Add(m))
+                if (m.GetCustomAttribute<KernelAttribute>() is not null && !m.IsGenericMethodDefinition && seen.Add(m))
                 {
                     yield return ($"{t.Name}.{m.Name}", m);
                 }
+            }
+        }
+        // ... then every kernel Engine.Kernels can launch, at every specialisation.
+        foreach (MethodInfo m in Engine.Kernels.KernelInventory.All())
+        {
+            if (seen.Add(m))
+            {
+                yield return (Engine.Kernels.KernelInventory.Name(m), m);
             }
         }
     }

@@ -364,6 +364,20 @@ public class TrainingKernelsTests
     }
 
     [Fact]
+    public void EveryKernelHasACostModel()
+    {
+        // Bytes per element are what each kernel must move at the least: 2 per bf16 value, 4 per float.
+        Assert.Equal(3 * 1000 * 2 + 10 * 4, TrainingKernels.BytesMoved("rmsnorm-backward", 1000, 10));
+        Assert.Equal(7 * 1000 * 4, TrainingKernels.BytesMoved("adamw", 1000));
+        foreach (string name in new[] { "relu2", "relu2-backward", "rotary", "cross-entropy", "embedding", "embedding-backward", "to-bf16", "to-float", "sum-of-squares" })
+        {
+            Assert.True(TrainingKernels.BytesMoved(name, 1000, 10) >= 1000 * 2, name);
+        }
+        Assert.Contains("Unknown kernel 'gelu'", Assert.Throws<ArgumentException>(() => TrainingKernels.BytesMoved("gelu", 1)).Message);
+        Assert.Equal(5 * (4.0 * 128 * 128 * 256 + 2.0 * 128 * 128 * 128), MuonKernels.Flops(256, 128));
+    }
+
+    [Fact]
     public void MismatchedShapesAreRefusedWithBothSizes()
     {
         using var cpu = new CpuAccelerator(32);
