@@ -83,6 +83,20 @@ public static class DeviceMathKernels
     [Kernel]
     public static void SinD(ArrayView<double> x) => x[Grid.GlobalIndexX] = Math.Sin(x[Grid.GlobalIndexX]);
 
+    /// <summary>Base-library methods whose IL calls the mapped ones: inlined as usual, reaching the library.</summary>
+    [Kernel]
+    public static void Composed(ArrayView<double> x, ArrayView<double> r)
+    {
+        int i = Grid.GlobalIndexX;
+        if (i >= x.Length)
+        {
+            return;
+        }
+        r[3 * i] = Math.Log(x[i], 3.0);
+        r[3 * i + 1] = double.Exp10(0.01 * x[i]);
+        r[3 * i + 2] = float.Exp((float)x[i]);
+    }
+
     /// <summary>A small kernel of the kind a user writes: softmax-style exp, a phase, a power.</summary>
     [Kernel]
     public static void Mixed(ArrayView<float> x, ArrayView<double> d, ArrayView<float> r, ArrayView<double> rd)
@@ -475,6 +489,27 @@ public class DeviceMathTests
             Assert.Contains("fma.rn.f64", ptx, StringComparison.Ordinal);
             // No approximate instruction stands in for a precise function.
             Assert.DoesNotContain(".approx", ptx, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void MethodsBuiltOnTheMappedOnesCompileAndAgree()
+    {
+        double[] x = [.. DoubleEdges, .. Enumerable.Range(0, 300).Select(k => Math.Pow(1.7, k - 150) * (k % 3 == 0 ? -1 : 1))];
+        using var cpu = new CpuAccelerator(4);
+        Array[] results = KernelHarness.Run((Action<ArrayView<double>, ArrayView<double>>)DeviceMathKernels.Composed,
+            KernelConfig.Covering(x.Length, 32), [x, new double[3 * x.Length]], cpu, 4);
+        double[] r = (double[])results[1];
+        for (int k = 0; k < x.Length; k++)
+        {
+            double[] expected = [Math.Log(x[k], 3.0), double.Exp10(0.01 * x[k]), float.Exp((float)x[k])];
+            for (int f = 0; f < 3; f++)
+            {
+                // float.Exp's result (widened) is held to 1 float ulp, the double ones to 4 double ulps.
+                ulong ulps = f == 2 ? KernelHarness.UlpDistance((float)r[3 * k + f], (float)expected[f]) : KernelHarness.UlpDistance(r[3 * k + f], expected[f]);
+                Assert.True(SameSpecial(r[3 * k + f], expected[f]) && ulps <= (f == 2 ? 1ul : 4ul),
+                    $"function {f} at {x[k]:R}: {r[3 * k + f]:R}, CLR {expected[f]:R}");
+            }
         }
     }
 
