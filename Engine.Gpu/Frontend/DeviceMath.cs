@@ -6,15 +6,17 @@ namespace Engine.Gpu.Frontend;
 /// The precise <c>Math</c>/<c>MathF</c> transcendentals, written as plain C# that the translator inlines
 /// wherever a kernel calls one (like <see cref="SoftFloat"/> for float <c>%</c>). The code uses only what
 /// every backend already lowers: + - * /, <c>Math.FusedMultiplyAdd</c> (PTX <c>fma.rn</c>, exact in the
-/// interpreter), <c>Math.Round</c> (<c>cvt.rni</c>), bit casts, integer ops and comparisons; no tables.
+/// interpreter), <c>Math.Round</c> (<c>cvt.rni</c>), bit casts, integer ops, comparisons and a <c>switch</c>;
+/// no arrays (the bits of 2/pi that Payne-Hanek needs are constants picked by that switch).
 /// Because the translator inlines it on every path, the CPU accelerator and the GPU compute the same
 /// bits; those bits are held to ulp bounds against the CLR (docs/engine-gpu.md, "Device math"), not to
 /// the CLR's own bits, which come from the platform's libm and differ between platforms anyway.
 /// </summary>
 /// <remarks>
 /// The double functions reduce the argument with a constant split into parts whose products with the
-/// reduction integer are exact under FMA (Cody-Waite), keep the reduced argument in two doubles where it
-/// matters, and finish with Taylor polynomials truncated well below half an ulp on the reduced range.
+/// reduction integer are exact under FMA (Cody-Waite; Payne-Hanek for sin/cos/tan from 2^50 on), keep
+/// the reduced argument in two doubles where it matters, and finish with Taylor series truncated well
+/// below half an ulp on the reduced range (the coefficients are the series' own, 1/n! and 1/n).
 /// The float functions widen to double, call the double function and round once: at most 1 ulp.
 /// </remarks>
 internal static class DeviceMath
@@ -33,7 +35,7 @@ internal static class DeviceMath
     /// <summary>From this |x| on sin/cos/tan reduce the argument with Payne-Hanek (ReduceLarge) instead of Cody-Waite.</summary>
     private const double ReductionLimit = 1125899906842624.0; // 2^50
 
-    /// <summary>A value as an unevaluated sum of two doubles, |Lo| at most half an ulp of Hi.</summary>
+    /// <summary>A value as an unevaluated sum of two doubles, Lo far below Hi.</summary>
     private struct Pair
     {
         public double Hi, Lo;
