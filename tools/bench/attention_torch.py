@@ -15,6 +15,8 @@ import argparse
 import torch
 import torch.nn.functional as F
 
+from memory_torch import timed  # CUDA-event timing shared by the peers (this folder is on sys.path)
+
 # (B, T, H, Hkv, D, window): the same list as GpuAttentionBenchmark.Shapes.
 SHAPES = [
     (8, 2048, 16, 16, 128, 0),
@@ -26,19 +28,6 @@ SHAPES = [
 
 def visible_pairs(t, window):
     return sum(min(i, window) + 1 if window > 0 else i + 1 for i in range(t))
-
-
-def timed(fn, iterations):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(iterations):
-        fn()
-    end.record()
-    end.synchronize()
-    return start.elapsed_time(end) / iterations
 
 
 def main():

@@ -7,6 +7,8 @@ import argparse
 
 import torch
 
+from memory_torch import timed  # CUDA-event timing shared by the peers (this folder is on sys.path)
+
 
 def main():
     parser = argparse.ArgumentParser()
@@ -17,16 +19,7 @@ def main():
         a = torch.rand(size, size, device="cuda", dtype=torch.bfloat16) * 2 - 1
         b = torch.rand(size, size, device="cuda", dtype=torch.bfloat16) * 2 - 1
         c = torch.empty(size, size, device="cuda", dtype=torch.bfloat16)
-        for _ in range(5):
-            torch.matmul(a, b.T, out=c)
-        torch.cuda.synchronize()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(args.iterations):
-            torch.matmul(a, b.T, out=c)
-        end.record()
-        end.synchronize()
-        ms = start.elapsed_time(end) / args.iterations
+        ms = timed(lambda: torch.matmul(a, b.T, out=c), args.iterations)
         print(f"torch gemm {size}x{size}x{size} bf16: {ms:.3f} ms, {2 * size ** 3 / (ms * 1e-3) / 1e12:.1f} TFLOP/s")
     # The backward pass's products, as Engine's transpose cases: A @ B (nn) and A.T @ B (tn), at 4096.
     size = 4096
@@ -34,16 +27,7 @@ def main():
     b = torch.rand(size, size, device="cuda", dtype=torch.bfloat16) * 2 - 1
     c = torch.empty(size, size, device="cuda", dtype=torch.bfloat16)
     for name, fn in (("nn", lambda: torch.matmul(a, b, out=c)), ("tn", lambda: torch.matmul(a.T, b, out=c))):
-        for _ in range(5):
-            fn()
-        torch.cuda.synchronize()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(args.iterations):
-            fn()
-        end.record()
-        end.synchronize()
-        ms = start.elapsed_time(end) / args.iterations
+        ms = timed(fn, args.iterations)
         print(f"torch gemm {name} {size}x{size}x{size} bf16: {ms:.3f} ms, {2 * size ** 3 / (ms * 1e-3) / 1e12:.1f} TFLOP/s")
 
 
