@@ -1,4 +1,6 @@
+using Engine.Accelerated;
 using Engine.Cpu;
+using Engine.Gpu;
 
 namespace Engine;
 
@@ -7,37 +9,95 @@ public enum DeviceKind
 {
     /// <summary>The host CPU, through the SIMD CPU backend.</summary>
     Cpu,
-    /// <summary>An NVIDIA GPU, through Engine.Kernels on Engine.Gpu (lands with the GPU backend).</summary>
+    /// <summary>An NVIDIA GPU, through Engine.Kernels on Engine.Gpu's CUDA accelerator.</summary>
     Cuda,
+    /// <summary>
+    /// Engine.Gpu's CPU interpreter standing in for a GPU: the GPU backend's kernels run thread by thread
+    /// on the host. Slow; it is how the GPU backend is tested on machines without one.
+    /// </summary>
+    Emulated,
 }
 
 /// <summary>
 /// Where a tensor's storage lives and which backend computes on it. Each device owns a caching
 /// allocator, so a training loop that frees its temporaries (see <see cref="TensorScope"/>) reuses
-/// the same buffers every step instead of asking the system for memory.
+/// the same buffers every step instead of asking the system (or the GPU driver) for memory.
 /// </summary>
 public sealed class Device
 {
-    /// <summary>The host CPU.</summary>
-    public static Device Cpu { get; } = new(DeviceKind.Cpu, "cpu", new CpuBackend());
+    private static readonly Lazy<Device> CudaDevice = new(() => new Device(DeviceKind.Cuda, "cuda", new CudaAccelerator(0)), LazyThreadSafetyMode.ExecutionAndPublication);
 
-    private Device(DeviceKind kind, string name, IBackend backend)
+    /// <summary>The host CPU.</summary>
+    public static Device Cpu { get; } = new();
+
+    private Device()
+    {
+        Kind = DeviceKind.Cpu;
+        Name = "cpu";
+        Backend = new CpuBackend();
+        Allocator = new CpuAllocator(this);
+    }
+
+    private Device(DeviceKind kind, string name, Accelerator accelerator)
     {
         Kind = kind;
         Name = name;
-        Backend = backend;
-        Allocator = new CpuAllocator(this);
+        Accelerator = accelerator;
+        Backend = new AcceleratorBackend(accelerator);
+        Allocator = new AcceleratorAllocator(this, accelerator);
     }
+
+    /// <summary>
+    /// A device computing on <paramref name="accelerator"/> with Engine's GPU backend. Pass a
+    /// <see cref="CpuAccelerator"/> to run the GPU backend's kernels on the host (kind
+    /// <see cref="DeviceKind.Emulated"/>); <see cref="Cuda"/> is the device of the first GPU.
+    /// The device does not own the accelerator: dispose the accelerator after the device's tensors.
+    /// </summary>
+    /// <param name="accelerator">Where the kernels run.</param>
+    /// <param name="name">A short name for messages; defaults to the kind.</param>
+    public static Device FromAccelerator(Accelerator accelerator, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        var kind = accelerator is CudaAccelerator ? DeviceKind.Cuda : DeviceKind.Emulated;
+        return new Device(kind, name ?? (kind == DeviceKind.Cuda ? "cuda" : "emulated"), accelerator);
+    }
+
+    /// <summary>Why no CUDA device can be used here (no driver, no GPU), or null when one can.</summary>
+    public static string? CudaUnavailable
+    {
+        get
+        {
+            try { return CudaAccelerator.Unavailable; }
+            catch (Exception e) { return e.Message; }
+        }
+    }
+
+    /// <summary>The first CUDA GPU (created on first use). Throws when there is none, saying why.</summary>
+    public static Device Cuda
+    {
+        get
+        {
+            if (!CudaDevice.IsValueCreated && CudaUnavailable is { } why)
+                throw new NotSupportedException($"No CUDA device: {why} Use the CPU (Device.Cpu, --device cpu).");
+            return CudaDevice.Value;
+        }
+    }
+
+    /// <summary>The first GPU when there is one, else the CPU.</summary>
+    public static Device Default => CudaUnavailable is null ? Cuda : Cpu;
 
     /// <summary>The kind of processor.</summary>
     public DeviceKind Kind { get; }
 
-    /// <summary>A short name such as <c>cpu</c> or <c>cuda:0</c>.</summary>
+    /// <summary>A short name such as <c>cpu</c> or <c>cuda</c>.</summary>
     public string Name { get; }
+
+    /// <summary>The accelerator the GPU backend launches on; null for the CPU.</summary>
+    public Accelerator? Accelerator { get; }
 
     internal IBackend Backend { get; }
 
-    internal CpuAllocator Allocator { get; }
+    internal IAllocator Allocator { get; }
 
     /// <summary>Buffers handed out and not yet returned: flat across steps in a loop that does not leak.</summary>
     public long LiveBuffers => Allocator.LiveBuffers;
@@ -51,13 +111,16 @@ public sealed class Device
     /// <summary>Drops every cached free buffer.</summary>
     public void EmptyCache() => Allocator.EmptyCache();
 
-    /// <summary>Parses <c>cpu</c> (or, once the GPU backend lands, <c>cuda</c>).</summary>
+    /// <summary>Waits for the kernels queued on this device to finish (timing, hand-over to other code). A no-op on the CPU.</summary>
+    public void Synchronize() => Accelerator?.Synchronize();
+
+    /// <summary>Parses <c>cpu</c>, <c>cuda</c> (also <c>cuda:0</c>, <c>gpu</c>) or <c>auto</c> (the GPU when there is one).</summary>
     public static Device Parse(string name) => name.Trim().ToLowerInvariant() switch
     {
         "cpu" => Cpu,
-        "cuda" or "cuda:0" or "gpu" => throw new NotSupportedException(
-            "The CUDA backend is not available in this build of Engine yet; use --device cpu."),
-        _ => throw new ArgumentException($"Unknown device '{name}'. Use 'cpu' or 'cuda'.", nameof(name)),
+        "cuda" or "cuda:0" or "gpu" => Cuda,
+        "auto" => Default,
+        _ => throw new ArgumentException($"Unknown device '{name}'. Use 'cpu', 'cuda' or 'auto'.", nameof(name)),
     };
 
     /// <inheritdoc/>

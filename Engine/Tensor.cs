@@ -16,13 +16,13 @@ namespace Engine;
 /// </remarks>
 public sealed partial class Tensor : IDisposable
 {
-    internal readonly CpuStorage Storage;
+    internal readonly Storage Storage;
     internal readonly int Offset;
     internal readonly int[] Dims;
     internal readonly int[] StridesArray;
     private bool _disposed;
 
-    internal Tensor(CpuStorage storage, int offset, int[] shape, int[] strides)
+    internal Tensor(Storage storage, int offset, int[] shape, int[] strides)
     {
         Storage = storage;
         Offset = offset;
@@ -89,22 +89,46 @@ public sealed partial class Tensor : IDisposable
             throw new ObjectDisposedException(nameof(Tensor), $"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} was disposed (by its TensorScope or by Dispose) and cannot be used. Keep it alive with TensorScope.Keep or create it outside the scope.");
     }
 
-    /// <summary>The elements of a contiguous tensor, as a span of <typeparamref name="T"/> (which must match the dtype).</summary>
+    /// <summary>The elements of a contiguous tensor on the CPU, as a span of <typeparamref name="T"/> (which must match the dtype).</summary>
     internal Span<T> Span<T>() where T : unmanaged
     {
         ThrowIfDisposed();
         if (!IsContiguous)
             throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)} is a strided view; call Contiguous() before reading it as a span.");
-        if (Storage.Data is not T[] array)
+        if (HostArray() is not T[] array)
             throw new InvalidOperationException($"Tensor has dtype {DType}, not {typeof(T).Name}.");
         return array.AsSpan(Offset, Count);
     }
 
-    /// <summary>The whole storage array (for strided kernels).</summary>
+    /// <summary>The whole storage array of a CPU tensor (for strided kernels).</summary>
     internal T[] Raw<T>() where T : unmanaged
     {
         ThrowIfDisposed();
-        return Storage.Data as T[] ?? throw new InvalidOperationException($"Tensor has dtype {DType}, not {typeof(T).Name}.");
+        return HostArray() as T[] ?? throw new InvalidOperationException($"Tensor has dtype {DType}, not {typeof(T).Name}.");
+    }
+
+    private Array HostArray() => Storage is CpuStorage cpu
+        ? cpu.Data
+        : throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)} lives on {Device.Name}; host code can read it only through a copy: ToArray<T>(), Item() or To(Device.Cpu).");
+
+    /// <summary>The accelerator view of a tensor on a GPU device: the whole storage buffer, as <typeparamref name="T"/> (index it from <see cref="Offset"/>).</summary>
+    internal Gpu.ArrayView<T> Buffer<T>() where T : unmanaged
+    {
+        ThrowIfDisposed();
+        if (Storage is not Accelerated.DeviceStorage device)
+            throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)} lives on {Device.Name}, not on an accelerator.");
+        // Any element type of the dtype's width: kernels reinterpret bits (fills as words, bf16 as ushort).
+        if (System.Runtime.CompilerServices.Unsafe.SizeOf<T>() != DType.SizeOf())
+            throw new InvalidOperationException($"Tensor has dtype {DType} ({DType.SizeOf()} bytes per element), not {typeof(T).Name}.");
+        return device.View<T>();
+    }
+
+    /// <summary>The elements of a contiguous tensor on an accelerator, as a view of exactly <see cref="Count"/> elements.</summary>
+    internal Gpu.ArrayView<T> View<T>() where T : unmanaged
+    {
+        if (!IsContiguous)
+            throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)} is a strided view; call Contiguous() before passing it to a kernel as a flat view.");
+        return Buffer<T>().SubView(Offset, Count);
     }
 
     // ---------------------------------------------------------------- creation
@@ -181,6 +205,11 @@ public sealed partial class Tensor : IDisposable
         ThrowIfDisposed();
         if (DTypeInfo.Of<T>() != DType)
             throw new InvalidOperationException($"Tensor has dtype {DType}; read it with ToArray<{DType.ClrType().Name}>() or convert it with To(DType.{DTypeInfo.Of<T>()}) first.");
+        if (Storage is not CpuStorage)
+        {
+            using var host = CopyTo(Device.Cpu);
+            return host.ToArray<T>();
+        }
         var result = new T[Count];
         StridedCopy.ToContiguous(Raw<T>(), Offset, Dims, StridesArray, result);
         return result;
@@ -192,6 +221,11 @@ public sealed partial class Tensor : IDisposable
         ThrowIfDisposed();
         if (Count != 1)
             throw new InvalidOperationException($"Item() needs a tensor with one element, but this one has shape {ShapeUtil.Format(Dims)}.");
+        if (Storage is not CpuStorage)
+        {
+            using var host = CopyTo(Device.Cpu);
+            return host.Item();
+        }
         return DType switch
         {
             DType.Float32 => Raw<float>()[Offset],
@@ -210,6 +244,18 @@ public sealed partial class Tensor : IDisposable
     {
         ThrowIfDisposed();
         var t = ContiguousOrThrowForWrite();
+        if (Device.Accelerator is { } accelerator)
+        {
+            switch (DType)
+            {
+                case DType.Float32: Kernels.TensorKernels.Fill(accelerator, View<uint>(), BitConverter.SingleToUInt32Bits((float)value)); break;
+                case DType.Int32: Kernels.TensorKernels.Fill(accelerator, View<uint>(), unchecked((uint)checked((int)value))); break;
+                case DType.Float64: Kernels.TensorKernels.Fill(accelerator, View<ulong>(), BitConverter.DoubleToUInt64Bits(value)); break;
+                case DType.Int64: Kernels.TensorKernels.Fill(accelerator, View<ulong>(), unchecked((ulong)checked((long)value))); break;
+                case DType.BFloat16: Kernels.TensorKernels.Fill(accelerator, View<ushort>(), ((Numerics.BFloat16)(float)value).RawValue); break;
+            }
+            return this;
+        }
         switch (DType)
         {
             case DType.Float32: t.Span<float>().Fill((float)value); break;
@@ -229,6 +275,12 @@ public sealed partial class Tensor : IDisposable
         ShapeUtil.RequireSameShape(this, source, nameof(CopyFrom));
         if (DType != source.DType)
             throw new ArgumentException($"CopyFrom needs equal dtypes, got {DType} and {source.DType}; convert with To() first.");
+        if (source.Device != Device)
+        {
+            using var moved = source.CopyTo(Device);
+            Device.Backend.Copy(moved, this);
+            return;
+        }
         Device.Backend.Copy(source, this);
     }
 
@@ -236,6 +288,14 @@ public sealed partial class Tensor : IDisposable
     public Tensor NormalInPlace(Random random, double mean, double std)
     {
         var t = ContiguousOrThrowForWrite();
+        if (Storage is not CpuStorage)
+        {
+            // Drawn on the host from the same generator, so a model initialises identically on every device.
+            using var host = Empty(Dims, DType, Device.Cpu);
+            host.NormalInPlace(random, mean, std);
+            CopyFrom(host);
+            return this;
+        }
         switch (DType)
         {
             case DType.Float32:
@@ -259,6 +319,14 @@ public sealed partial class Tensor : IDisposable
     public Tensor UniformInPlace(Random random, double low, double high)
     {
         var t = ContiguousOrThrowForWrite();
+        if (Storage is not CpuStorage)
+        {
+            // Drawn on the host from the same generator, so a model initialises identically on every device.
+            using var host = Empty(Dims, DType, Device.Cpu);
+            host.UniformInPlace(random, low, high);
+            CopyFrom(host);
+            return this;
+        }
         switch (DType)
         {
             case DType.Float32:
@@ -291,6 +359,63 @@ public sealed partial class Tensor : IDisposable
             throw new InvalidOperationException($"In-place writes need a contiguous tensor; Tensor{ShapeUtil.Format(Dims)} is a strided view.");
         return this;
     }
+
+    /// <summary>
+    /// A copy on <paramref name="device"/> (always a new tensor, as <see cref="To(DType)"/> is); gradients
+    /// flow back to this tensor's device.
+    /// </summary>
+    public Tensor To(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var result = CopyTo(device);
+        var from = Device;
+        return GradMode.Record(result, "to-device", [this], g => [g.CopyTo(from)]);
+    }
+
+    /// <summary>A contiguous copy on <paramref name="device"/>, not recorded by autograd.</summary>
+    internal Tensor CopyTo(Device device)
+    {
+        var (src, owned) = Dense();
+        try
+        {
+            var result = Empty(Dims, DType, device);
+            Transfer(src, result);
+            return result;
+        }
+        finally { if (owned) src.Dispose(); }
+    }
+
+    /// <summary>Moves the elements of a dense tensor into a dense tensor of the same shape and dtype on any device.</summary>
+    private static void Transfer(Tensor src, Tensor dst)
+    {
+        if (src.Count == 0) return;
+        switch (src.Storage, dst.Storage)
+        {
+            case (CpuStorage, CpuStorage):
+                dst.Device.Backend.Copy(src, dst);
+                break;
+            case (CpuStorage, Accelerated.DeviceStorage device):
+                device.Buffer.CopyBytesFromCPU(src.HostBytes());
+                break;
+            case (Accelerated.DeviceStorage device, CpuStorage):
+                device.Buffer.CopyBytesToCPU(dst.HostBytes());
+                break;
+            default:
+                // Two accelerators: through the host.
+                using (var host = src.CopyTo(Device.Cpu)) Transfer(host, dst);
+                break;
+        }
+    }
+
+    /// <summary>The bytes of a dense CPU tensor.</summary>
+    private Span<byte> HostBytes() => DType switch
+    {
+        DType.Float32 => MemoryMarshal.AsBytes(Span<float>()),
+        DType.Float64 => MemoryMarshal.AsBytes(Span<double>()),
+        DType.Int32 => MemoryMarshal.AsBytes(Span<int>()),
+        DType.Int64 => MemoryMarshal.AsBytes(Span<long>()),
+        _ => MemoryMarshal.AsBytes(Span<ushort>()),
+    };
 
     /// <inheritdoc/>
     public override string ToString()

@@ -146,6 +146,10 @@ internal sealed unsafe class CpuMemoryBuffer<T> : MemoryBuffer<T> where T : unma
 
     protected override void CopyToHost(Span<T> destination) => new Span<T>(_pointer, destination.Length).CopyTo(destination);
 
+    protected override void CopyBytesFromHost(ReadOnlySpan<byte> source) => source.CopyTo(new Span<byte>(_pointer, source.Length));
+
+    protected override void CopyBytesToHost(Span<byte> destination) => new Span<byte>(_pointer, destination.Length).CopyTo(destination);
+
     protected override void Free()
     {
         NativeMemory.AlignedFree(_pointer);

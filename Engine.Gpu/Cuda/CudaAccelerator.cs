@@ -37,6 +37,7 @@ public sealed unsafe class CudaAccelerator : Accelerator
     private const int AttrMinor = 76;
     private const int AttrMaxSharedOptin = 97;
     private const int AttrMaxThreadsPerMultiprocessor = 39;
+    private const int AttrClockRate = 13;
     private const int FuncAttrMaxThreadsPerBlock = 0;
     private const int FuncAttrSharedBytes = 1;
     private const int FuncAttrLocalBytes = 3;
@@ -76,6 +77,26 @@ public sealed unsafe class CudaAccelerator : Accelerator
         MaxGroupSize = Attribute(device, AttrMaxThreadsPerBlock);
         MaxSharedBytesPerGroup = Attribute(device, AttrMaxSharedOptin);
         MaxThreadsPerMultiprocessor = Attribute(device, AttrMaxThreadsPerMultiprocessor);
+        ClockRateKHz = Attribute(device, AttrClockRate);
+    }
+
+    /// <summary>The peak SM clock the driver reports, in kHz.</summary>
+    public int ClockRateKHz { get; }
+
+    /// <summary>
+    /// Dense fp32 peak (no tensor cores) in GFLOP/s, derived: multiprocessors × fp32 lanes per
+    /// multiprocessor × 2 (an FMA) × the peak clock. Lanes: 64 on compute capability 6.0, 7.x and 8.0,
+    /// 128 on the others from 6.1 on (8.6, 8.9, 9.0, 10.x, 12.x). An H100 SXM gives 132 × 128 × 2 ×
+    /// 1.98 GHz ≈ 67 TFLOP/s, its datasheet figure. MFU of fp32 training divides by this.
+    /// </summary>
+    public double PeakFloat32Gflops
+    {
+        get
+        {
+            int cc = Info.ComputeCapability;
+            int lanes = cc is 60 or (>= 70 and <= 80) ? 64 : 128;
+            return Info.Multiprocessors * (double)lanes * 2 * ClockRateKHz / 1e6;
+        }
     }
 
     /// <summary>The most threads one multiprocessor keeps resident.</summary>
@@ -354,6 +375,22 @@ internal sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unm
         fixed (T* p = source)
         {
             CudaDriver.Check(CudaDriver.cuMemcpyHtoD(_device, p, (nuint)(source.Length * sizeof(T))), "cuMemcpyHtoD");
+        }
+    }
+
+    protected override void CopyBytesFromHost(ReadOnlySpan<byte> source)
+    {
+        fixed (byte* p = source)
+        {
+            CudaDriver.Check(CudaDriver.cuMemcpyHtoD(_device, p, (nuint)source.Length), "cuMemcpyHtoD");
+        }
+    }
+
+    protected override void CopyBytesToHost(Span<byte> destination)
+    {
+        fixed (byte* p = destination)
+        {
+            CudaDriver.Check(CudaDriver.cuMemcpyDtoH(p, _device, (nuint)destination.Length), "cuMemcpyDtoH");
         }
     }
 

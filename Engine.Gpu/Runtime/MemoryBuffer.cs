@@ -57,6 +57,33 @@ public abstract class MemoryBuffer<T> : IDisposable where T : unmanaged
         CopyToHost(destination[..Math.Min(destination.Length, Length)]);
     }
 
+    /// <summary>
+    /// Copies raw bytes to the start of the buffer (any element type on the host side: a tensor's storage
+    /// of 7 floats is 28 bytes, which no span of 8-byte words can describe).
+    /// </summary>
+    /// <param name="source">At most <see cref="LengthInBytes"/> bytes.</param>
+    public void CopyBytesFromCPU(ReadOnlySpan<byte> source)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (source.Length > LengthInBytes)
+        {
+            throw new ArgumentException($"Cannot copy {source.Length} bytes into a buffer of {LengthInBytes}.", nameof(source));
+        }
+        CopyBytesFromHost(source);
+    }
+
+    /// <summary>Copies the first <c>destination.Length</c> bytes of the buffer to the host.</summary>
+    /// <param name="destination">At most <see cref="LengthInBytes"/> bytes.</param>
+    public void CopyBytesToCPU(Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (destination.Length > LengthInBytes)
+        {
+            throw new ArgumentException($"Cannot copy {destination.Length} bytes out of a buffer of {LengthInBytes}.", nameof(destination));
+        }
+        CopyBytesToHost(destination);
+    }
+
     /// <summary>The whole buffer, copied into a new array.</summary>
     public T[] GetAsArray()
     {
@@ -75,6 +102,14 @@ public abstract class MemoryBuffer<T> : IDisposable where T : unmanaged
     /// <summary>Copies the buffer to host memory; the length is already checked.</summary>
     /// <param name="destination">The host memory.</param>
     protected abstract void CopyToHost(Span<T> destination);
+
+    /// <summary>Copies host bytes to the start of the buffer; the length is already checked.</summary>
+    /// <param name="source">The host bytes.</param>
+    protected abstract void CopyBytesFromHost(ReadOnlySpan<byte> source);
+
+    /// <summary>Copies the start of the buffer to host bytes; the length is already checked.</summary>
+    /// <param name="destination">The host bytes.</param>
+    protected abstract void CopyBytesToHost(Span<byte> destination);
 
     /// <summary>Frees the memory.</summary>
     protected abstract void Free();

@@ -321,7 +321,7 @@ internal sealed partial class CpuBackend
         else CrossEntropyT(logits, targets, losses, lse, ignoreIndex, 0.0);
     }
 
-    private static long[] ReadTargets(Tensor targets, int rows, int vocab, long ignoreIndex)
+    internal static long[] ReadTargets(Tensor targets, int rows, int vocab, long ignoreIndex)
     {
         long[] tg = targets.DType switch
         {

@@ -33,20 +33,44 @@ public static class Functional
     {
         RequireFloat(weight, "Embedding", "weight");
         if (weight.Rank != 2) throw new ArgumentException($"Embedding: weight must be (vocab, dim), got {ShapeUtil.Format(weight.Dims)}.");
+        var idsOn = IntegersOn(weight.Device, ids, weight.Dims[0], null);
+        bool uploaded = !ReferenceEquals(idsOn, ids);
         var temps = new List<Tensor>();
-        var idsD = Kernel(ids, temps);
+        var idsD = Kernel(idsOn, temps);
         var wD = Kernel(weight, temps);
         var output = Tensor.Empty([.. ids.Dims, weight.Dims[1]], weight.DType, weight.Device);
         weight.Device.Backend.Embedding(idsD, wD, output);
         DisposeAll(temps);
+        bool record = GradMode.ShouldRecord(weight);
+        if (uploaded && !record) idsOn.Dispose();
         return GradMode.Record(output, "embedding", [weight], g =>
         {
             var t2 = new List<Tensor>();
             var dw = Tensor.Zeros(weight.Dims, weight.DType, weight.Device);
-            weight.Device.Backend.EmbeddingBackward(Kernel(ids, t2), Kernel(g, t2), dw);
+            weight.Device.Backend.EmbeddingBackward(Kernel(idsOn, t2), Kernel(g, t2), dw);
             DisposeAll(t2);
+            if (uploaded) idsOn.Dispose();
             return [dw];
         });
+    }
+
+    /// <summary>
+    /// Token ids or targets on <paramref name="device"/>, the device of the computation: the tensor itself
+    /// when it is there already, else (ids from the CPU, as data loaders make them) a copy uploaded after
+    /// checking every value on the host, so a bad id gets the CPU's message (it names the id, its position and
+    /// the vocabulary) instead of a NaN from the GPU. The caller disposes a copy.
+    /// </summary>
+    private static Tensor IntegersOn(Device device, Tensor ids, int classes, long? ignoreIndex)
+    {
+        if (ids.Device == device) return ids;
+        if (ids.Device != Device.Cpu)
+            throw new ArgumentException($"Token ids on {ids.Device} cannot be used by a model on {device}; pass them on the CPU or on {device}.");
+        using (var dense = ids.IsContiguous ? null : ids.CopyTo(Device.Cpu))
+        {
+            if (ignoreIndex is null) Cpu.CpuBackend.ReadIds(dense ?? ids, classes);
+            else Cpu.CpuBackend.ReadTargets(dense ?? ids, ids.Count, classes, ignoreIndex.Value);
+        }
+        return ids.CopyTo(device);
     }
 
     /// <summary>y = x Wᵀ for x (…, in) and a bias-free weight (out, in), as torch.nn.Linear stores it.</summary>
@@ -195,14 +219,17 @@ public static class Functional
         RequireFloat(logits, "CrossEntropy", "logits");
         if (!logits.Dims.AsSpan(0, logits.Rank - 1).SequenceEqual(targets.Dims))
             throw new ArgumentException($"CrossEntropy: logits {ShapeUtil.Format(logits.Dims)} need targets of shape {ShapeUtil.Format(logits.Dims[..^1])}, got {ShapeUtil.Format(targets.Dims)}.");
+        int valid = CountValid(targets, ignoreIndex);
+        var targetsOn = IntegersOn(logits.Device, targets, logits.Dims[^1], ignoreIndex);
+        bool uploaded = !ReferenceEquals(targetsOn, targets);
         var temps = new List<Tensor>();
-        var zd = Kernel(logits, temps); var td = Kernel(targets, temps);
+        var zd = Kernel(logits, temps); var td = Kernel(targetsOn, temps);
         int rows = targets.Count;
         var losses = Tensor.Empty([rows], logits.DType, logits.Device);
         var lse = Tensor.Empty([rows], logits.DType, logits.Device);
         logits.Device.Backend.CrossEntropy(zd, td, losses, lse, ignoreIndex);
-        int valid = CountValid(td, ignoreIndex);
         DisposeAll(temps);
+        if (uploaded && !GradMode.ShouldRecord(logits)) targetsOn.Dispose();
         var loss = Tensor.Empty([], logits.DType, logits.Device);
         logits.Device.Backend.SumTo(losses, loss);
         logits.Device.Backend.Unary(UnaryOp.Scale, loss, loss, 1.0 / Math.Max(valid, 1));
@@ -211,8 +238,9 @@ public static class Functional
         {
             var t2 = new List<Tensor>();
             var dz = Tensor.Empty(logits.Dims, logits.DType, logits.Device);
-            logits.Device.Backend.CrossEntropyBackward(Kernel(logits, t2), Kernel(targets, t2), lse, dz, ignoreIndex, g.Item() / Math.Max(valid, 1));
+            logits.Device.Backend.CrossEntropyBackward(Kernel(logits, t2), Kernel(targetsOn, t2), lse, dz, ignoreIndex, g.Item() / Math.Max(valid, 1));
             DisposeAll(t2);
+            if (uploaded) targetsOn.Dispose();
             return [dz];
         });
     }
@@ -226,8 +254,10 @@ public static class Functional
         RequireFloat(logits, "CrossEntropyPerToken", "logits");
         if (!logits.Dims.AsSpan(0, logits.Rank - 1).SequenceEqual(targets.Dims))
             throw new ArgumentException($"CrossEntropyPerToken: logits {ShapeUtil.Format(logits.Dims)} need targets of shape {ShapeUtil.Format(logits.Dims[..^1])}, got {ShapeUtil.Format(targets.Dims)}.");
+        var targetsOn = IntegersOn(logits.Device, targets, logits.Dims[^1], ignoreIndex);
         var temps = new List<Tensor>();
-        var zd = Kernel(logits, temps); var td = Kernel(targets, temps);
+        if (!ReferenceEquals(targetsOn, targets)) temps.Add(targetsOn);
+        var zd = Kernel(logits, temps); var td = Kernel(targetsOn, temps);
         var losses = Tensor.Empty(targets.Dims, logits.DType, logits.Device);
         using (var lse = Tensor.Empty([targets.Count], logits.DType, logits.Device))
         using (var flat = losses.ReshapeNoGrad(targets.Count))
@@ -238,6 +268,16 @@ public static class Functional
 
     private static int CountValid(Tensor targets, long ignoreIndex)
     {
+        if (targets.Device != Device.Cpu)
+        {
+            using var host = targets.CopyTo(Device.Cpu);
+            return CountValid(host, ignoreIndex);
+        }
+        if (!targets.IsContiguous)
+        {
+            using var dense = targets.CopyTo(Device.Cpu);
+            return CountValid(dense, ignoreIndex);
+        }
         int n = 0;
         if (targets.DType == DType.Int64) { foreach (var t in targets.Span<long>()) if (t != ignoreIndex) n++; }
         else if (targets.DType == DType.Int32) { foreach (var t in targets.Span<int>()) if (t != ignoreIndex) n++; }

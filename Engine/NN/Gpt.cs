@@ -65,7 +65,7 @@ public sealed class Gpt : IDisposable
                     config.WindowFor(i));
             }
             LmHead = P("lm_head.weight", config.VocabSize, c);
-            (_cos, _sin) = RotaryTables(config.SequenceLen * 10, hd, dtype);
+            (_cos, _sin) = RotaryTables(config.SequenceLen * 10, hd, dtype, device);
         }
         InitWeights(seed);
     }
@@ -105,7 +105,7 @@ public sealed class Gpt : IDisposable
     }
 
     /// <summary>cos and sin of position · base^(−2i/head_dim), base 10000, for positions 0 … length−1: (length, head_dim/2).</summary>
-    private static (Tensor Cos, Tensor Sin) RotaryTables(int length, int headDim, DType dtype)
+    private static (Tensor Cos, Tensor Sin) RotaryTables(int length, int headDim, DType dtype, Device device)
     {
         int half = headDim / 2;
         var cos = new double[length * half];
@@ -123,10 +123,12 @@ public sealed class Gpt : IDisposable
         }
         var ct = Tensor.FromArray(cos, length, half);
         var st = Tensor.FromArray(sin, length, half);
-        if (dtype == DType.Float64) return (ct, st);
-        var (c32, s32) = (ct.To(dtype), st.To(dtype));
-        ct.Dispose(); st.Dispose();
-        return (c32, s32);
+        var (c, s) = dtype == DType.Float64 ? (ct, st) : (ct.To(dtype), st.To(dtype));
+        if (!ReferenceEquals(c, ct)) { ct.Dispose(); st.Dispose(); }
+        if (device == Device.Cpu) return (c, s);
+        var (cd, sd) = (c.CopyTo(device), s.CopyTo(device));
+        c.Dispose(); s.Dispose();
+        return (cd, sd);
     }
 
     /// <summary>The most positions the model can encode: the rotary tables cover 10 × sequence_len, as nanochat's do.</summary>

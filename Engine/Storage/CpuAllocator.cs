@@ -7,7 +7,7 @@ namespace Engine.Cpu;
 /// type and length, so a training step that allocates the same shapes every iteration stops
 /// allocating after the first one and the GC never sees the activations.
 /// </summary>
-internal sealed class CpuAllocator(Device device)
+internal sealed class CpuAllocator(Device device) : IAllocator
 {
     private readonly ConcurrentDictionary<(Type, int), ConcurrentBag<Array>> _free = new();
     private long _live, _liveBytes, _cachedBytes;
@@ -17,6 +17,8 @@ internal sealed class CpuAllocator(Device device)
     public long CachedBytes => Interlocked.Read(ref _cachedBytes);
 
     /// <summary>A buffer of <paramref name="length"/> elements; contents are unspecified unless <paramref name="clear"/>.</summary>
+    Storage IAllocator.Allocate(DType dtype, int length, bool clear) => Allocate(dtype, length, clear);
+
     public CpuStorage Allocate(DType dtype, int length, bool clear)
     {
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "A tensor cannot have a negative element count.");
@@ -51,27 +53,10 @@ internal sealed class CpuAllocator(Device device)
     }
 }
 
-/// <summary>Reference-counted storage shared by a tensor and its views.</summary>
-internal sealed class CpuStorage(CpuAllocator allocator, Device device, DType dtype, Array data, int length)
+/// <summary>Host memory: a managed array the CPU backend reads as spans.</summary>
+internal sealed class CpuStorage(CpuAllocator allocator, Device device, DType dtype, Array data, int length) : Storage(device, dtype, length)
 {
-    private int _refs = 1;
-
-    public Device Device { get; } = device;
-    public DType DType { get; } = dtype;
     public Array Data { get; } = data;
-    public int Length { get; } = length;
-    public bool IsFreed => Volatile.Read(ref _refs) <= 0;
 
-    public void AddRef()
-    {
-        if (Interlocked.Increment(ref _refs) <= 1)
-            throw new ObjectDisposedException("Tensor", "This tensor's storage was already freed.");
-    }
-
-    public void Release()
-    {
-        int left = Interlocked.Decrement(ref _refs);
-        if (left == 0) allocator.Return(this);
-        else if (left < 0) throw new InvalidOperationException("A tensor storage was released more times than it was referenced.");
-    }
+    protected override void ReturnToAllocator() => allocator.Return(this);
 }

@@ -1,0 +1,351 @@
+using Engine.Gpu;
+
+namespace Engine.Kernels;
+
+// The row kernels of the fp32 GPU backend: one group per row, the group's threads striding over it.
+public static partial class TensorKernels
+{
+    [Kernel]
+    internal static void RmsNormKernel(ArrayView<float> x, ArrayView<float> y, ArrayView<float> rstd, int width, float epsilon)
+    {
+        int row = Grid.IdxX;
+        ArrayView<float> xs = x.SubView(row * width, width), ys = y.SubView(row * width, width);
+        float squares = 0f;
+        for (int i = Group.IdxX; i < width; i += Group.DimX)
+        {
+            float v = xs[i];
+            squares += v * v;
+        }
+        squares = Group.Sum(squares);
+        float s = 1f / MathF.Sqrt(squares * (1f / width) + epsilon);
+        if (Group.IdxX == 0)
+        {
+            rstd[row] = s;
+        }
+        for (int i = Group.IdxX; i < width; i += Group.DimX)
+        {
+            ys[i] = xs[i] * s;
+        }
+    }
+
+    /// <summary>y = x / rms(x) per row of <paramref name="width"/>; rstd gets 1/rms for the backward.</summary>
+    public static void RmsNorm(Accelerator accelerator, ArrayView<float> x, ArrayView<float> y, ArrayView<float> rstd, int width, float epsilon)
+    {
+        SameLength(x, nameof(x), y, nameof(y));
+        int rows = RowsOf(x.Length, width, nameof(x));
+        if (rstd.Length != rows)
+        {
+            throw new ArgumentException($"rstd has {rstd.Length} elements; x has {rows} rows of width {width}.", nameof(rstd));
+        }
+        if (rows == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(RmsNormKernel)(Rows(rows, RowSize(width, accelerator.WarpSize)), x, y, rstd, width, epsilon);
+    }
+
+    [Kernel]
+    internal static void RmsNormBackwardKernel(ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dy, ArrayView<float> dx, int width)
+    {
+        // dx = (dy − x·c)·s with c = s²·mean(dy∘x), s the saved 1/rms.
+        int row = Grid.IdxX;
+        ArrayView<float> xs = x.SubView(row * width, width), dys = dy.SubView(row * width, width), dxs = dx.SubView(row * width, width);
+        float dot = 0f;
+        for (int i = Group.IdxX; i < width; i += Group.DimX)
+        {
+            dot += dys[i] * xs[i];
+        }
+        dot = Group.Sum(dot);
+        float s = rstd[row];
+        float c = dot * (1f / width) * s * s;
+        for (int i = Group.IdxX; i < width; i += Group.DimX)
+        {
+            dxs[i] = (xs[i] * -c + dys[i]) * s;
+        }
+    }
+
+    /// <summary>RMSNorm's input gradient from x, the saved 1/rms and dy.</summary>
+    public static void RmsNormBackward(Accelerator accelerator, ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dy, ArrayView<float> dx, int width)
+    {
+        SameLength(x, nameof(x), dy, nameof(dy));
+        SameLength(x, nameof(x), dx, nameof(dx));
+        int rows = RowsOf(x.Length, width, nameof(x));
+        if (rstd.Length != rows)
+        {
+            throw new ArgumentException($"rstd has {rstd.Length} elements; x has {rows} rows of width {width}.", nameof(rstd));
+        }
+        if (rows == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RmsNormBackwardKernel)(Rows(rows, RowSize(width, accelerator.WarpSize)), x, rstd, dy, dx, width);
+    }
+
+    [Kernel]
+    internal static void SoftmaxKernel(ArrayView<float> x, ArrayView<float> y, int width)
+    {
+        int row = Grid.IdxX;
+        ArrayView<float> xs = x.SubView(row * width, width), ys = y.SubView(row * width, width);
+        float max = float.NegativeInfinity;
+        for (int i = Group.IdxX; i < width; i += Group.DimX)
+        {
+            max = MathF.Max(max, xs[i]);
+        }
+        max = Group.Max(max);
+        float sum = 0f;
+        for (int i = Group.IdxX; i < width; i += Group.DimX)
+        {
+            sum += MathF.Exp(xs[i] - max);
+        }
+        sum = Group.Sum(sum);
+        float inv = 1f / sum;
+        for (int i = Group.IdxX; i < width; i += Group.DimX)
+        {
+            ys[i] = MathF.Exp(xs[i] - max) * inv;
+        }
+    }
+
+    /// <summary>Softmax over rows of <paramref name="width"/>.</summary>
+    public static void Softmax(Accelerator accelerator, ArrayView<float> x, ArrayView<float> y, int width)
+    {
+        SameLength(x, nameof(x), y, nameof(y));
+        int rows = RowsOf(x.Length, width, nameof(x));
+        if (rows == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int>(SoftmaxKernel)(Rows(rows, RowSize(width, accelerator.WarpSize)), x, y, width);
+    }
+
+    [Kernel]
+    internal static void SoftmaxBackwardKernel(ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int width)
+    {
+        int row = Grid.IdxX;
+        ArrayView<float> ys = y.SubView(row * width, width), dys = dy.SubView(row * width, width), dxs = dx.SubView(row * width, width);
+        float dot = 0f;
+        for (int i = Group.IdxX; i < width; i += Group.DimX)
+        {
+            dot += ys[i] * dys[i];
+        }
+        dot = Group.Sum(dot);
+        for (int i = Group.IdxX; i < width; i += Group.DimX)
+        {
+            dxs[i] = (dys[i] - dot) * ys[i];
+        }
+    }
+
+    /// <summary>dx = y∘(dy − Σ dy∘y) per row of <paramref name="width"/>.</summary>
+    public static void SoftmaxBackward(Accelerator accelerator, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int width)
+    {
+        SameLength(y, nameof(y), dy, nameof(dy));
+        SameLength(y, nameof(y), dx, nameof(dx));
+        int rows = RowsOf(y.Length, width, nameof(y));
+        if (rows == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(SoftmaxBackwardKernel)(Rows(rows, RowSize(width, accelerator.WarpSize)), y, dy, dx, width);
+    }
+
+    [Kernel]
+    internal static void CrossEntropyKernel(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> losses, ArrayView<float> lse, int vocab, int ignoreIndex)
+    {
+        int row = Grid.IdxX;
+        ArrayView<float> z = logits.SubView(row * vocab, vocab);
+        float max = float.NegativeInfinity;
+        for (int i = Group.IdxX; i < vocab; i += Group.DimX)
+        {
+            max = MathF.Max(max, z[i]);
+        }
+        max = Group.Max(max);
+        float sum = 0f;
+        for (int i = Group.IdxX; i < vocab; i += Group.DimX)
+        {
+            sum += MathF.Exp(z[i] - max);
+        }
+        sum = Group.Sum(sum);
+        if (Group.IdxX == 0)
+        {
+            float l = max + MathF.Log(sum);
+            int target = targets[row];
+            lse[row] = l;
+            // A target outside the vocabulary cannot be reported from here: its loss is NaN, which the
+            // trainer stops on. Engine checks targets on the host before they reach the device.
+            losses[row] = target == ignoreIndex ? 0f : (uint)target < (uint)vocab ? l - z[target] : float.NaN;
+        }
+    }
+
+    /// <summary>Per-row cross-entropy of fp32 logits; a row whose target is <paramref name="ignoreIndex"/> gets 0. Saves lse.</summary>
+    public static void CrossEntropy(Accelerator accelerator, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> losses, ArrayView<float> lse, int vocab, int ignoreIndex)
+    {
+        int rows = RowsOf(logits.Length, vocab, nameof(logits));
+        SameLength(targets, nameof(targets), losses, nameof(losses));
+        SameLength(targets, nameof(targets), lse, nameof(lse));
+        if (targets.Length != rows)
+        {
+            throw new ArgumentException($"targets has {targets.Length} elements; the logits have {rows} rows of {vocab}.", nameof(targets));
+        }
+        if (rows == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(CrossEntropyKernel)(Rows(rows, RowSize(vocab, accelerator.WarpSize)), logits, targets, losses, lse, vocab, ignoreIndex);
+    }
+
+    [Kernel]
+    internal static void CrossEntropyBackwardKernel(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> lse, ArrayView<float> dlogits, int vocab, int ignoreIndex, float scale)
+    {
+        int row = Grid.IdxX;
+        ArrayView<float> z = logits.SubView(row * vocab, vocab), dz = dlogits.SubView(row * vocab, vocab);
+        int target = targets[row];
+        bool ignored = target == ignoreIndex;
+        bool invalid = !ignored && (uint)target >= (uint)vocab;
+        float l = lse[row];
+        for (int i = Group.IdxX; i < vocab; i += Group.DimX)
+        {
+            float g = MathF.Exp(z[i] - l);
+            if (i == target)
+            {
+                g -= 1f;
+            }
+            dz[i] = ignored ? 0f : invalid ? float.NaN : g * scale;
+        }
+    }
+
+    /// <summary>dlogits = (softmax − onehot)·scale from the saved lse; zero for ignored rows.</summary>
+    public static void CrossEntropyBackward(Accelerator accelerator, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> lse, ArrayView<float> dlogits, int vocab, int ignoreIndex, float scale)
+    {
+        SameLength(logits, nameof(logits), dlogits, nameof(dlogits));
+        int rows = RowsOf(logits.Length, vocab, nameof(logits));
+        if (targets.Length != rows || lse.Length != rows)
+        {
+            throw new ArgumentException($"targets has {targets.Length} and lse {lse.Length} elements; the logits have {rows} rows of {vocab}.", nameof(targets));
+        }
+        if (rows == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(CrossEntropyBackwardKernel)(Rows(rows, RowSize(vocab, accelerator.WarpSize)), logits, targets, lse, dlogits, vocab, ignoreIndex, scale);
+    }
+
+    [Kernel]
+    internal static void EmbeddingKernel(ArrayView<int> ids, ArrayView<float> table, ArrayView<float> output, int width, int vocab)
+    {
+        for (int i = Grid.GlobalIndexX; i < output.Length; i += Grid.GlobalDimX)
+        {
+            int row = i / width, column = i - row * width;
+            int id = ids[row];
+            // An id outside the vocabulary makes its row NaN (Engine checks ids on the host before upload).
+            output[i] = (uint)id < (uint)vocab ? table[id * width + column] : float.NaN;
+        }
+    }
+
+    /// <summary>output[i, :] = table[ids[i], :]; a row whose id is outside the vocabulary is NaN.</summary>
+    public static void Embedding(Accelerator accelerator, ArrayView<int> ids, ArrayView<float> table, ArrayView<float> output, int width)
+    {
+        int vocab = RowsOf(table.Length, width, nameof(table));
+        if (output.Length != (long)ids.Length * width)
+        {
+            throw new ArgumentException($"output has {output.Length} elements; {ids.Length} ids of width {width} need {(long)ids.Length * width}.", nameof(output));
+        }
+        if (output.Length == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingKernel)(Streaming(output.Length), ids, table, output, width, vocab);
+    }
+
+    [Kernel]
+    internal static void EmbeddingBackwardKernel(ArrayView<int> ids, ArrayView<float> dOutput, ArrayView<float> dTable, int width, int vocab)
+    {
+        for (int i = Grid.GlobalIndexX; i < dOutput.Length; i += Grid.GlobalDimX)
+        {
+            int row = i / width, column = i - row * width;
+            int id = ids[row];
+            if ((uint)id < (uint)vocab)
+            {
+                Atomic.Add(ref dTable[id * width + column], dOutput[i]);
+            }
+        }
+    }
+
+    /// <summary>dTable[ids[i], :] += dOutput[i, :], atomically (repeated ids meet there; the order of their additions varies).</summary>
+    public static void EmbeddingBackward(Accelerator accelerator, ArrayView<int> ids, ArrayView<float> dOutput, ArrayView<float> dTable, int width)
+    {
+        int vocab = RowsOf(dTable.Length, width, nameof(dTable));
+        if (dOutput.Length != (long)ids.Length * width)
+        {
+            throw new ArgumentException($"dOutput has {dOutput.Length} elements; {ids.Length} ids of width {width} need {(long)ids.Length * width}.", nameof(dOutput));
+        }
+        if (dOutput.Length == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingBackwardKernel)(Streaming(dOutput.Length), ids, dOutput, dTable, width, vocab);
+    }
+
+    [Kernel]
+    internal static void RotaryKernel(ArrayView<float> x, ArrayView<float> cos, ArrayView<float> sin, ArrayView<float> y, int sequence, int heads, int halfDim, float direction)
+    {
+        // One thread per rotated pair (x1 = x[i], x2 = x[i + D/2]) of one (batch, token, head) row.
+        int pairs = x.Length / 2;
+        for (int index = Grid.GlobalIndexX; index < pairs; index += Grid.GlobalDimX)
+        {
+            int i = index % halfDim, row = index / halfDim;
+            int t = (row / heads) % sequence;
+            float c = cos[t * halfDim + i], s = sin[t * halfDim + i] * direction;
+            int at = row * 2 * halfDim + i;
+            float x1 = x[at], x2 = x[at + halfDim];
+            y[at] = x1 * c + x2 * s;
+            y[at + halfDim] = x2 * c - x1 * s;
+        }
+    }
+
+    /// <summary>
+    /// nanochat's rotary embedding of (B, T, H, D) rows, halves rotated by cos/sin tables (T, D/2):
+    /// y1 = x1·cos + x2·sin, y2 = x2·cos − x1·sin; <paramref name="inverse"/> rotates back (the backward).
+    /// </summary>
+    public static void Rotary(Accelerator accelerator, ArrayView<float> x, ArrayView<float> cos, ArrayView<float> sin, ArrayView<float> y, int sequence, int heads, int headDim, bool inverse)
+    {
+        SameLength(x, nameof(x), y, nameof(y));
+        if (headDim <= 0 || headDim % 2 != 0 || x.Length % ((long)sequence * heads * headDim) != 0)
+        {
+            throw new ArgumentException($"x has {x.Length} elements: not (B, {sequence}, {heads}, {headDim}) with an even head width.", nameof(x));
+        }
+        int half = headDim / 2;
+        if (cos.Length < sequence * half || sin.Length < sequence * half)
+        {
+            throw new ArgumentException($"The cos/sin tables have {cos.Length}/{sin.Length} elements; {sequence} positions of {half} need {sequence * half}.", nameof(cos));
+        }
+        if (x.Length == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(RotaryKernel)(
+            Streaming(x.Length / 2), x, cos, sin, y, sequence, heads, half, inverse ? -1f : 1f);
+    }
+
+    /// <summary>AdamW in place on fp32 (Engine's step arithmetic: bias corrections given, decoupled decay).</summary>
+    public static void AdamW(Accelerator accelerator, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> m, ArrayView<float> v,
+        float learningRate, float beta1, float beta2, float epsilon, float weightDecay, float biasCorrection1, float biasCorrection2)
+    {
+        SameLength(parameters, nameof(parameters), gradients, nameof(gradients));
+        SameLength(parameters, nameof(parameters), m, nameof(m));
+        SameLength(parameters, nameof(parameters), v, nameof(v));
+        var args = new AdamWStep
+        {
+            LearningRate = learningRate,
+            Beta1 = beta1,
+            Beta2 = beta2,
+            Epsilon = epsilon,
+            WeightDecay = weightDecay,
+            Bias1 = biasCorrection1,
+            Bias2 = biasCorrection2,
+        };
+        if (parameters.Length == 0)
+        {
+            return;
+        }
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWStep>(TrainingKernels.AdamWKernel)(Streaming(parameters.Length), parameters, gradients, m, v, args);
+    }
+}
