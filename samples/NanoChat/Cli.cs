@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Engine;
 using Engine.Inference;
 using NanoChat.Chat;
 using NanoChat.Data;
@@ -27,7 +28,7 @@ internal sealed class Cli
 
     private readonly Option<string> _device = new("--device")
     {
-        Description = "cpu, cuda or auto (auto picks cpu: the GPU backend is not available yet)",
+        Description = "cpu, cuda or auto (the first CUDA GPU when there is one, else the CPU); emulated runs the GPU backend's kernels on the CPU interpreter (slow: for checking the GPU path without a GPU)",
         DefaultValueFactory = _ => "auto",
         Recursive = true,
     };
@@ -36,7 +37,7 @@ internal sealed class Cli
     {
         _out = output;
         _cancellation = cancellation;
-        _device.AcceptOnlyFromAmong("cpu", "cuda", "auto");
+        _device.AcceptOnlyFromAmong("cpu", "cuda", "auto", "emulated");
     }
 
     private void Log(string line)
@@ -75,13 +76,8 @@ internal sealed class Cli
     {
         try
         {
-            var device = parse.GetValue(_device);
-            if (device == "cuda")
-            {
-                _out.WriteLine("error: --device cuda: the GPU backend is not available yet (Engine runs on the CPU today). Use --device cpu or auto.");
-                return DeviceUnavailable;
-            }
-            return body(parse, new RunLayout(parse.GetValue(_run)!));
+            if (ResolveDevice(parse.GetValue(_device)!) is not { } device) return DeviceUnavailable;
+            return body(parse, new RunLayout(parse.GetValue(_run)!) { Device = device });
         }
         catch (Exception e) when (e is UserException or InvalidDataException or FileNotFoundException)
         {
@@ -90,6 +86,25 @@ internal sealed class Cli
             return Failed;
         }
     };
+
+    /// <summary>One interpreter for the process: compiled kernels are cached per accelerator.</summary>
+    private static readonly Lazy<Device> Emulated = new(() => Device.FromAccelerator(new Engine.Gpu.CpuAccelerator(32)));
+
+    /// <summary>cpu; cuda (an error when there is no usable GPU, saying why); auto: the GPU when there is one, else the CPU.</summary>
+    private Device? ResolveDevice(string choice)
+    {
+        if (choice == "cpu") return Device.Cpu;
+        if (choice == "emulated") return Emulated.Value;
+        string? why = Device.CudaUnavailable;
+        if (why is null)
+        {
+            try { return Device.Cuda; }
+            catch (Exception e) when (e is NotSupportedException or Engine.Gpu.CudaException or DllNotFoundException) { why = e.Message; }
+        }
+        if (choice == "auto") return Device.Cpu;
+        _out.WriteLine($"error: --device cuda: {why} Use --device cpu (or auto, which falls back to the CPU).");
+        return null;
+    }
 
     private static Option<T> Opt<T>(string name, string description, T? fallback = default, bool hasDefault = true)
     {
@@ -204,14 +219,14 @@ internal sealed class Cli
         var embLr = Opt("--embedding-lr", "AdamW learning rate for the token embedding", 0.2);
         var unembLr = Opt("--unembedding-lr", "AdamW learning rate for the output head", 0.004);
         var warmdown = Opt("--warmdown-ratio", "Fraction of steps over which the learning rate decays linearly to zero", 0.2);
-        var peak = Opt("--peak-gflops", "Device peak (dense fp32 GFLOP/s) for MFU; default: an assumed 112 GFLOP/s per core (32 FLOP/cycle at ~3.5 GHz); 0 prints FLOP/s only", Pretraining.AssumedCpuPeakGflops);
+        var peak = Opt<double?>("--peak-gflops", "Device peak (dense fp32 GFLOP/s) for MFU; default: on a GPU the driver-derived fp32 peak, on the CPU an assumed 112 GFLOP/s per core (32 FLOP/cycle at ~3.5 GHz); 0 prints FLOP/s only", null, false);
         var logEvery = Opt("--log-every", "Print a log line every this many steps when the output is not a terminal", 10);
         foreach (var o in new Option[] { preset, depth, width, heads, kvHeads, seqLen, deviceBatch, totalBatch, steps, evalEvery, evalBatches, ckptEvery, resume, seed, matrixLr, embLr, unembLr, warmdown, peak, logEvery })
             cmd.Add(o);
         cmd.SetAction(Guard((p, run) =>
         {
             var pr = Preset.Get(p.GetValue(preset)!);
-            if (pr.NeedsGpu) return GpuUnavailable(pr);
+            if (pr.NeedsGpu && run.Device.Kind == DeviceKind.Cpu) return GpuUnavailable(pr);
             var config = pr.ModelConfig(pr.VocabSize) with
             {
                 NLayer = p.GetValue(depth) ?? pr.Depth,
@@ -236,7 +251,7 @@ internal sealed class Cli
                 EmbeddingLr = p.GetValue(embLr),
                 UnembeddingLr = p.GetValue(unembLr),
                 WarmdownRatio = p.GetValue(warmdown),
-                PeakGflops = p.GetValue(peak),
+                PeakGflops = p.GetValue(peak) ?? DevicePeakGflops(run.Device),
                 LogEvery = p.GetValue(logEvery),
             };
             try { config.Validate(); }
@@ -247,11 +262,19 @@ internal sealed class Cli
         return cmd;
     }
 
+    /// <summary>The fp32 peak MFU divides by when --peak-gflops is not given: the GPU's (derived from what the driver reports), the CPU's assumed one, none for the emulated device.</summary>
+    private static double DevicePeakGflops(Device device) => device.Accelerator switch
+    {
+        Engine.Gpu.CudaAccelerator cuda => cuda.PeakFloat32Gflops,
+        null => Pretraining.AssumedCpuPeakGflops,
+        _ => 0,
+    };
+
     private int GpuUnavailable(Preset p)
     {
         _out.WriteLine($"Preset '{p.Name}' is a GPU run: depth {p.Depth}, width {p.Width} (64 x depth), {p.Heads} heads of 128, context {p.SequenceLen}, " +
             $"vocabulary {p.VocabSize}, {p.TotalBatchTokens:N0} tokens per step in micro-batches of {p.DeviceBatch} rows.");
-        _out.WriteLine("error: the GPU backend is not available yet, and this model is far too large to train on the CPU. Use --preset tiny or small.");
+        _out.WriteLine("error: this model is far too large to train on the CPU and no CUDA GPU is in use here. Run it with --device cuda (or auto) on a machine with an NVIDIA GPU, or use --preset tiny or small.");
         return DeviceUnavailable;
     }
 
@@ -264,7 +287,7 @@ internal sealed class Cli
         cmd.Add(ckpt); cmd.Add(tokens); cmd.Add(batch);
         cmd.SetAction(Guard((p, run) =>
         {
-            double loss = LossCommand.Compute(p.GetValue(ckpt)!, p.GetValue(tokens)!, p.GetValue(batch));
+            double loss = LossCommand.Compute(p.GetValue(ckpt)!, p.GetValue(tokens)!, p.GetValue(batch), run.Device);
             _out.WriteLine("loss=" + loss.ToString("R", CultureInfo.InvariantCulture));
             return Ok;
         }));
@@ -377,13 +400,13 @@ internal sealed class Cli
         var steps = Opt<int?>("--steps", "Override the preset's pretraining steps", null, false);
         var sftSteps = Opt<int?>("--sft-steps", "Override the preset's SFT steps", null, false);
         var maxDocs = Opt<int?>("--max-documents", "Override the preset's corpus cap (0 keeps all)", null, false);
-        var peak = Opt("--peak-gflops", "Device peak for MFU (default: assumed 112 GFLOP/s per core)", Pretraining.AssumedCpuPeakGflops);
+        var peak = Opt<double?>("--peak-gflops", "Device peak for MFU (default: the GPU's fp32 peak, or an assumed 112 GFLOP/s per CPU core)", null, false);
         cmd.Add(preset); cmd.Add(data); cmd.Add(steps); cmd.Add(sftSteps); cmd.Add(maxDocs); cmd.Add(peak);
         cmd.SetAction(Guard((p, run) =>
         {
             var pr = Preset.Get(p.GetValue(preset)!);
-            if (pr.NeedsGpu) return GpuUnavailable(pr);
-            return Speedrun.Run(run, new SpeedrunOptions(pr, p.GetValue(data) ?? [], p.GetValue(steps), p.GetValue(sftSteps), p.GetValue(maxDocs), p.GetValue(peak)), Log, _cancellation);
+            if (pr.NeedsGpu && run.Device.Kind == DeviceKind.Cpu) return GpuUnavailable(pr);
+            return Speedrun.Run(run, new SpeedrunOptions(pr, p.GetValue(data) ?? [], p.GetValue(steps), p.GetValue(sftSteps), p.GetValue(maxDocs), p.GetValue(peak) ?? DevicePeakGflops(run.Device)), Log, _cancellation);
         }));
         return cmd;
     }

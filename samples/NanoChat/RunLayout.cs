@@ -18,6 +18,9 @@ namespace NanoChat;
 /// </remarks>
 internal sealed record RunLayout(string Root)
 {
+    /// <summary>The device every stage computes on (--device: cpu, cuda, or auto for the GPU when there is one).</summary>
+    public Engine.Device Device { get; init; } = Engine.Device.Cpu;
+
     public string DataDir => Path.Combine(Root, "data");
     public string TokenizerDir => Path.Combine(Root, "tokenizer");
     public string ShardDir => Path.Combine(Root, "shards");

@@ -17,7 +17,7 @@ internal static class ChatCommand
         string dir = checkpoint ?? run.LatestModel;
         if (!File.Exists(Path.Combine(dir, Checkpoint.ModelFile)))
             throw new UserException($"No model in '{dir}'. Run `nanochat speedrun` (or pretrain and sft) first, or pass --checkpoint DIR.");
-        using var model = Checkpoint.Load(dir);
+        using var model = Checkpoint.Load(dir, run.Device);
         var session = new ChatSession(model, new ChatFormat(tokenizer));
         var history = new List<Message>();
         bool interactive = prompt is null;

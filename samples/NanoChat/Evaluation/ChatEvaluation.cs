@@ -21,7 +21,7 @@ internal static class ChatEvaluation
         string dir = checkpoint ?? run.LatestModel;
         if (!File.Exists(Path.Combine(dir, Checkpoint.ModelFile)))
             throw new UserException($"No model in '{dir}'. Run `nanochat pretrain` (and `nanochat sft`) first, or pass --checkpoint DIR.");
-        using var model = Checkpoint.Load(dir);
+        using var model = Checkpoint.Load(dir, run.Device);
         var metrics = new Dictionary<string, object> { ["checkpoint"] = Path.GetFileName(Path.GetFullPath(dir)) };
 
         using (var val = new BatchLoader(run.Shards("val"), tokenizer.BosId, 8, model.Config.SequenceLen))

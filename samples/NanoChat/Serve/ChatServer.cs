@@ -49,7 +49,7 @@ internal sealed class ChatServer : IAsyncDisposable
         string dir = checkpoint ?? run.LatestModel;
         if (!File.Exists(Path.Combine(dir, Checkpoint.ModelFile)))
             throw new UserException($"No model in '{dir}'. Run `nanochat speedrun` (or pretrain and sft) first, or pass --checkpoint DIR.");
-        var model = Checkpoint.Load(dir);
+        var model = Checkpoint.Load(dir, run.Device);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         // Loopback only: this is a local demo without authentication, never a public service.

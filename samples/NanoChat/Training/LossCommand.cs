@@ -12,11 +12,11 @@ namespace NanoChat.Training;
 /// </summary>
 internal static class LossCommand
 {
-    public static double Compute(string checkpointDir, string tokensFile, int batchRows = 8)
+    public static double Compute(string checkpointDir, string tokensFile, int batchRows = 8, Device? device = null)
     {
         if (!File.Exists(Path.Combine(checkpointDir, Checkpoint.ModelFile)))
             throw new UserException($"'{checkpointDir}' is not a checkpoint folder: it has no {Checkpoint.ModelFile}.");
-        using var model = Checkpoint.Load(checkpointDir);
+        using var model = Checkpoint.Load(checkpointDir, device);
         var rows = ReadRows(tokensFile, model.Config.SequenceLen, model.Config.VocabSize);
         return MeanLoss(model, rows, batchRows);
     }

@@ -38,13 +38,18 @@ internal sealed record Preset(
         WindowPattern = WindowPattern,
     };
 
-    /// <summary>nanochat's depth rule: width 64·depth, head dimension 128 (heads rounded up).</summary>
+    /// <summary>
+    /// nanochat's depth rule: width 64·depth, head dimension 128 (heads rounded up). Micro-batches of 8
+    /// rows where nanochat uses 32: Engine's GPU backend trains in fp32 today, and 32 rows of 2048 tokens
+    /// hold 4 Gi logits of the 65,536-token vocabulary (three fp32 copies of them alone would be 48 GiB);
+    /// gradient accumulation keeps the 524,288-token step. Sized on paper, not yet on a GPU.
+    /// </summary>
     public static Preset Gpu(string name, int depth)
     {
         int width = 64 * depth;
         int heads = Math.Max(1, (width + 127) / 128);
         return new Preset(name, NeedsGpu: true, VocabSize: 65536, depth, width, heads, heads, SequenceLen: 2048, WindowPattern: "SSSL",
-            DeviceBatch: 32, TotalBatchTokens: 524_288, PretrainSteps: 0, EvalEvery: 250, EvalBatches: 40,
+            DeviceBatch: 8, TotalBatchTokens: 524_288, PretrainSteps: 0, EvalEvery: 250, EvalBatches: 40,
             SftSteps: 700, SftBatch: 32, EvalQuestions: 200, MaxDocuments: 0);
     }
 

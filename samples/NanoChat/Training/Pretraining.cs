@@ -62,7 +62,7 @@ internal static class Pretraining
         int evalBatches = (int)Math.Max(1, Math.Min(o.EvalBatches, (val.RowsPerEpoch + o.DeviceBatch - 1) / o.DeviceBatch));
         var tokenBytes = ShardWriter.TokenByteLengths(tokenizer);
 
-        using var model = new Gpt(config, seed: o.Seed);
+        using var model = new Gpt(config, seed: o.Seed, device: run.Device);
         using var optimizers = new GptOptimizers(model, o.EmbeddingLr, o.UnembeddingLr, o.MatrixLr);
         var schedule = new LrSchedule(o.Steps, WarmupSteps: 0, WarmdownRatio: o.WarmdownRatio);
         var trainer = new Trainer(model, optimizers, schedule, train, validation: null,

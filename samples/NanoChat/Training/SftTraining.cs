@@ -68,7 +68,7 @@ internal static class SftTraining
         string from = o.From ?? run.BaseDir;
         if (!File.Exists(Path.Combine(from, Checkpoint.ModelFile)))
             throw new UserException($"No base model in '{from}'. Run `nanochat pretrain` first (or pass --from DIR).");
-        using var model = Checkpoint.Load(from);
+        using var model = Checkpoint.Load(from, run.Device);
         if (model.Config.VocabSize != tokenizer.VocabSize)
             throw new UserException($"The model in '{from}' has a vocabulary of {model.Config.VocabSize} but the tokenizer has {tokenizer.VocabSize}.");
         var userData = o.ChatData.SelectMany(Conversation.ReadJsonl).ToList();
