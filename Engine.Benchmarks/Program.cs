@@ -5,7 +5,7 @@ namespace Engine.Benchmarks;
 /// <summary>
 /// BenchmarkDotNet's command line for the CPU benchmarks (for example <c>--filter '*Sgemm*'</c>); the GPU
 /// benchmarks are their own commands, timed with CUDA events: <c>gpu-memory</c>, <c>gpu-gemm</c> and
-/// <c>gpu-attention</c>; <c>compile</c> times the kernel compiler and its disk cache (no GPU needed).
+/// <c>gpu-attention</c>; <c>gpu-train-step</c> times whole training steps of Engine's GPU backend; <c>compile</c> times the kernel compiler and its disk cache (no GPU needed).
 /// </summary>
 public static class Program
 {
@@ -22,6 +22,10 @@ public static class Program
         if (args.Length > 0 && args[0] == "gpu-attention")
         {
             return GpuAttentionBenchmark.Run(args[1..]);
+        }
+        if (args.Length > 0 && args[0] == "gpu-train-step")
+        {
+            return GpuTrainStepBenchmark.Run(args[1..]);
         }
         if (args.Length > 0 && args[0] == "compile")
         {

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""The PyTorch peer of Engine.Benchmarks' TrainStepBenchmarks: one training step (forward, backward,
-AdamW for wte/lm_head + Muon for block matrices) of the same small GPT, on the CPU, with the same
-thread count. Uses tools/fixtures/reference_gpt.py, the independent reference the tests check
+"""The PyTorch peer of Engine.Benchmarks' TrainStepBenchmarks (CPU) and `gpu-train-step` (CUDA): one
+training step (forward, backward, AdamW for wte/lm_head + Muon for block matrices) of the same GPT,
+on the CPU with the same thread count, or on the GPU in fp32 (TF32 off, as Engine's fp32 backend;
+--tf32 allows it). Uses tools/fixtures/reference_gpt.py, the independent reference the tests check
 Engine against, so both sides compute the same model.
 
-    /usr/bin/python3 tools/bench/train_step_torch.py [--threads 2] [--steps 10]
+    /usr/bin/python3 tools/bench/train_step_torch.py [--threads 2] [--steps 10] [--device cuda] [--config issue2|small|d12] [--tf32]
 
 Prints one line per timed step and a final `torch_ms_per_step=<median>` line.
 """
@@ -18,8 +19,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fixtures"))
 import torch  # noqa: E402
 from reference_gpt import GPT, GPTConfig, Muon  # noqa: E402
 
-# The shape issue #2 names: 4 layers, width 256, 4 heads, sequence 256, batch 8, vocabulary 4096.
-CONFIG = GPTConfig(sequence_len=256, vocab_size=4096, n_layer=4, n_head=4, n_kv_head=4, n_embd=256, window_pattern="L")
+# The shapes of Engine.Benchmarks' GpuTrainStepBenchmark; issue2 (issue #2's: 4 layers, width 256, 4 heads,
+# sequence 256, batch 8, vocabulary 4096) is also the CPU benchmark's.
+CONFIGS = {
+    "issue2": GPTConfig(sequence_len=256, vocab_size=4096, n_layer=4, n_head=4, n_kv_head=4, n_embd=256, window_pattern="L"),
+    "small": GPTConfig(sequence_len=512, vocab_size=4096, n_layer=6, n_head=4, n_kv_head=4, n_embd=256, window_pattern="L"),
+    "d12": GPTConfig(sequence_len=2048, vocab_size=65536, n_layer=12, n_head=6, n_kv_head=6, n_embd=768, window_pattern="SSSL"),
+}
 BATCH = 8
 
 
@@ -27,10 +33,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--steps", type=int, default=10)
-    args = ap.parse_args()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--config", default="issue2", choices=sorted(CONFIGS))
+    ap.add_argument("--tf32", action="store_true")
+    args, _ = ap.parse_known_args()
+    CONFIG = CONFIGS[args.config]
+    cuda = args.device == "cuda"
     torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
     torch.manual_seed(0)
-    model = GPT(CONFIG)
+    model = GPT(CONFIG).to(args.device)
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.02)
     matrices = [p for n, p in model.named_parameters() if n.startswith("transformer.h.")]
@@ -39,20 +52,27 @@ def main():
         [{"params": [model.lm_head.weight], "lr": 0.004 * scale}, {"params": [model.transformer.wte.weight], "lr": 0.2 * scale}],
         betas=(0.8, 0.95), eps=1e-10, weight_decay=0.0)
     muon = Muon(matrices, lr=0.02, momentum=0.95, nesterov=True)
-    tokens = torch.randint(0, CONFIG.vocab_size, (BATCH, CONFIG.sequence_len + 1))
+    tokens = torch.randint(0, CONFIG.vocab_size, (BATCH, CONFIG.sequence_len + 1), device=args.device)
     x, y = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
 
     phases = {"forward": [], "backward": [], "optimizers": []}
 
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
     def step():
         t0 = time.perf_counter()
         _, loss = model(x, y)
+        sync()
         t1 = time.perf_counter()
         loss.backward()
+        sync()
         t2 = time.perf_counter()
         adamw.step()
         muon.step()
         model.zero_grad(set_to_none=False)
+        sync()
         t3 = time.perf_counter()
         for name, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2)):
             phases[name].append(dt * 1e3)
@@ -66,8 +86,11 @@ def main():
         loss = step()
         times.append((time.perf_counter() - t0) * 1e3)
         print(f"torch step {i}: {times[-1]:.1f} ms loss {loss:.4f}")
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, blas: "
-          f"{'openblas' if 'openblas' in torch.__config__.show().lower() else 'other'}")
+    if cuda:
+        print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, config {args.config}, tf32 {args.tf32}")
+    else:
+        print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, blas: "
+              f"{'openblas' if 'openblas' in torch.__config__.show().lower() else 'other'}")
     print("torch phases (median ms): " + ", ".join(f"{k} {statistics.median(v[2:]):.1f}" for k, v in phases.items()))
     print(f"torch_ms_per_step={statistics.median(times):.1f}")
 

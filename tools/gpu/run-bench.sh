@@ -19,5 +19,9 @@ run bash .device/run.sh Engine.Benchmarks gpu-attention "$@"
 run python3 tools/bench/attention_torch.py "$@"
 run bash .device/run.sh Engine.Benchmarks gpu-memory "$@"
 run python3 tools/bench/memory_torch.py "$@"
+for config in issue2 d12; do
+  run bash .device/run.sh Engine.Benchmarks gpu-train-step --config "$config"
+  run python3 tools/bench/train_step_torch.py --device cuda --config "$config" --steps 10
+done
 run bash .device/run.sh Engine.Benchmarks compile
-grep -E "TFLOP/s|GB/s|speedup|slowest" "$log" | sed 's/^/  /'
+grep -E "TFLOP/s|GB/s|speedup|slowest|ms_per_step" "$log" | sed 's/^/  /'
