@@ -122,7 +122,7 @@ public class FloatGemmTests
     {
         using Accelerator acc = Make(kind);
         string t = $"A{(transA ? "ᵀ" : "")}·B{(transB ? "ᵀ" : "")}";
-        foreach (var (m, n, k, pad) in new[] { (37, 45, 19, 0), (70, 130, 33, 5) })
+        foreach (var (m, n, k, pad) in new[] { (37, 45, 19, 0), (70, 130, 33, 5), (64, 128, 48, 2) })
         {
             // Stored shapes: a is m x k (k x m when transposed), b is k x n (n x k); pad widens every Ld and
             // starts each operand a few elements in.
@@ -178,7 +178,7 @@ public class FloatGemmTests
     public void AlphaAndBetaBlendTheProductIntoC(string kind)
     {
         using Accelerator acc = Make(kind);
-        int m = 45, n = 70, k = 37;
+        int m = 57, n = 115, k = 37;
         Check(acc, 2, m, n, k, -0.75f, 1.5f, Dense(k, m * k), false, Dense(k, n * k), true, Dense(n + 1, m * (n + 1)), "alpha -0.75, beta 1.5");
         Check(acc, 1, m, n, k, 2f, 0f, Dense(m), true, Dense(k), true, Dense(n), "alpha 2, beta 0 over NaN");
     }
