@@ -65,16 +65,16 @@ internal struct Float4x1
 public static class FloatGemm
 {
     /// <summary>Rows of c per group.</summary>
-    public const int BlockM = 64;
+    internal const int BlockM = 64;
 
     /// <summary>Columns of c per group.</summary>
-    public const int BlockN = 64;
+    internal const int BlockN = 64;
 
     /// <summary>Depth of one shared-memory slab.</summary>
-    public const int BlockK = 16;
+    internal const int BlockK = 16;
 
     /// <summary>Threads per group.</summary>
-    public const int GroupSize = 256;
+    internal const int GroupSize = 256;
 
     /// <summary>Floats between consecutive kk rows of a shared slab: 64 plus 4 of padding, so the K-inner stores spread over the banks.</summary>
     private const int SharedStride = 68;
