@@ -43,7 +43,7 @@ public sealed class Device
         Kind = kind;
         Name = name;
         Accelerator = accelerator;
-        Backend = new AcceleratorBackend(accelerator);
+        Backend = new AcceleratorBackend(accelerator, this);
         Allocator = new AcceleratorAllocator(this, accelerator);
     }
 
@@ -94,6 +94,16 @@ public sealed class Device
 
     /// <summary>The accelerator the GPU backend launches on; null for the CPU.</summary>
     public Accelerator? Accelerator { get; }
+
+    /// <summary>
+    /// Mixed precision on a GPU device, as torch.autocast(dtype=bfloat16) does it: matrix products whose
+    /// sizes fit the tensor-core tiles (M and N multiples of 128, K of 32) and training attention with heads of
+    /// 64 or 128 over a multiple of 64 positions take bf16 operands on the tensor cores (fp32 accumulation,
+    /// results rounded once to bf16, then widened); weights, gradients, optimizer state and every other op
+    /// stay fp32. Off by default: the fp32 path is the one that matches the CPU to ~1e-6. Set it before a
+    /// step starts (a forward and its backward must see the same setting). The CPU ignores it.
+    /// </summary>
+    public bool Autocast { get; set; }
 
     internal IBackend Backend { get; }
 

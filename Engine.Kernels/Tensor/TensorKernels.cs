@@ -43,7 +43,7 @@ public enum BinaryFunction
 
 /// <summary>
 /// The fp32 kernels behind Engine's GPU backend for everything but the matrix products
-/// (<c>FloatGemm</c>): fills and strided copies of any element width, casts, broadcasting
+/// (<see cref="FloatGemm"/>): fills and strided copies of any element width, casts, broadcasting
 /// arithmetic, the unary functions and their derivatives, reductions to a broadcast shape, and the row
 /// kernels of the GPT (RMSNorm, softmax, cross-entropy, embedding, rotary, the softmax and gradient
 /// steps of attention). They compute exactly what Engine's CPU backend computes, in the same fp32

@@ -220,6 +220,65 @@ public sealed class GpuBackendTests : IDisposable
             Functional.CrossEntropyPerToken(head.Detach().To(gpu), Tensor.FromArray(Enumerable.Range(0, vocab).Select(i => (long)(i % 5)).ToArray(), vocab)), "per-token losses");
     }
 
+    [Theory, MemberData(nameof(Devices))]
+    public void Autocast_runs_products_and_attention_on_tensor_cores_within_bf16_rounding(string kind)
+    {
+        var gpu = Make(kind);
+        var backend = (Engine.Accelerated.AcceleratorBackend)gpu.Backend;
+        var r = new Random(5);
+        using var scope = new TensorScope();
+        bool was = gpu.Autocast;
+        gpu.Autocast = true;
+        try
+        {
+            long before = backend.TensorCoreCalls;
+            // A linear layer whose three products fit the 128 x 128 x 32 tiles.
+            var x = Rand(r, 2, 64, 128);
+            var w = Rand(r, 128, 128);
+            var probe = Rand(r, 2, 64, 128);
+            x.RequiresGrad = w.RequiresGrad = true;
+            var (xg, wg) = (x.Detach().To(gpu), w.Detach().To(gpu));
+            xg.RequiresGrad = wg.RequiresGrad = true;
+            var cpuY = Functional.Linear(x, w);
+            var gpuY = Functional.Linear(xg, wg);
+            Close(cpuY, gpuY, "autocast linear", 1e-2);
+            (cpuY * probe).Sum().Backward();
+            (gpuY * probe.To(gpu)).Sum().Backward();
+            Close(x.Grad!, xg.Grad!, "autocast linear dx", 1e-2);
+            Close(w.Grad!, wg.Grad!, "autocast linear dW", 1e-2);
+            Assert.Equal(before + 3, backend.TensorCoreCalls);
+
+            // Flash attention, GQA, full and windowed.
+            foreach (int window in new[] { -1, 24 })
+            {
+                var q = Rand(r, 1, 64, 2, 64);
+                var k = Rand(r, 1, 64, 1, 64);
+                var v = Rand(r, 1, 64, 1, 64);
+                var dy = Rand(r, 1, 64, 2, 64);
+                var cpu = new[] { q, k, v };
+                foreach (var t in cpu) t.RequiresGrad = true;
+                var dev = cpu.Select(t => { var g = t.Detach().To(gpu); g.RequiresGrad = true; return g; }).ToArray();
+                long calls = backend.TensorCoreCalls;
+                var cpuO = Functional.CausalAttention(cpu[0], cpu[1], cpu[2], window);
+                var gpuO = Functional.CausalAttention(dev[0], dev[1], dev[2], window);
+                Close(cpuO, gpuO, $"flash output (window {window})", 1e-2);
+                (cpuO * dy).Sum().Backward();
+                (gpuO * dy.To(gpu)).Sum().Backward();
+                string[] names = ["dq", "dk", "dv"];
+                for (int i = 0; i < 3; i++) Close(cpu[i].Grad!, dev[i].Grad!, $"flash {names[i]} (window {window})", 2e-2);
+                Assert.Equal(calls + 2, backend.TensorCoreCalls);
+            }
+
+            // Shapes the tensor cores cannot take fall back to fp32 and match the CPU to fp32 rounding.
+            long fallback = backend.TensorCoreCalls;
+            var ragged = Rand(r, 37, 19);
+            var m = Rand(r, 45, 19);
+            Close(Functional.Linear(ragged, m), Functional.Linear(ragged.To(gpu), m.To(gpu)), "ragged product under autocast");
+            Assert.Equal(fallback, backend.TensorCoreCalls);
+        }
+        finally { gpu.Autocast = was; }
+    }
+
     private static GptConfig TinyGpt => new() { SequenceLen = 8, VocabSize = 13, NLayer = 2, NHead = 4, NKvHead = 2, NEmbd = 16, WindowPattern = "SL" };
 
     private static (Tensor X, Tensor Y) Batch(int step)

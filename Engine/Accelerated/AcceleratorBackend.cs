@@ -20,8 +20,11 @@ namespace Engine.Accelerated;
 /// accelerator's stream in order, so buffers reused by the caching allocator are never overwritten while
 /// an earlier kernel still reads them.
 /// </remarks>
-internal sealed class AcceleratorBackend(Accelerator accelerator) : IBackend
+internal sealed class AcceleratorBackend(Accelerator accelerator, Device device) : IBackend
 {
+    /// <summary>Products and attention calls that ran on tensor cores in bf16 (autocast); tests read it to know the fast path ran.</summary>
+    internal long TensorCoreCalls;
+
     /// <summary>The most elements one attention score workspace may hold; larger batches run in slices (1 GiB of fp32).</summary>
     internal const long MaxScoreElements = 1L << 28;
 
@@ -137,11 +140,78 @@ internal sealed class AcceleratorBackend(Accelerator accelerator) : IBackend
         int ra = a.Dims[^2], ca = a.Dims[^1], rb = b.Dims[^2], cb = b.Dims[^1];
         int m = transA ? ca : ra, k = transA ? ra : ca, n = transB ? rb : cb;
         int batch = c.Rank == 3 ? c.Dims[0] : 1;
+        if (device.Autocast && batch == 1 && TensorCoreShape(m, n, k))
+        {
+            MatMulBf16(a, transA, b, transB, c, m, n, k, (float)alpha, (float)beta);
+            return;
+        }
         var la = new GemmOperand(a.Offset, ca, a.Rank == 3 ? ra * ca : 0);
         var lb = new GemmOperand(b.Offset, cb, b.Rank == 3 ? rb * cb : 0);
         var lc = new GemmOperand(c.Offset, n, m * n);
         FloatGemm.Multiply(accelerator, batch, m, n, k, (float)alpha, a.Buffer<float>(), la, transA, b.Buffer<float>(), lb, transB, (float)beta, c.Buffer<float>(), lc);
     }
+
+    /// <summary>Whether the tensor-core GEMM takes this shape (tiles of 128 × 128 × 32, warps of 32).</summary>
+    private bool TensorCoreShape(int m, int n, int k) =>
+        accelerator.WarpSize == 32 && m > 0 && n > 0 && k > 0 && m % TensorCoreGemm.BlockM == 0 && n % TensorCoreGemm.BlockN == 0 && k % TensorCoreGemm.BlockK == 0;
+
+    /// <summary>A bf16 copy of a dense fp32 tensor (autocast's operand cast), added to <paramref name="temps"/>.</summary>
+    private Tensor ToBf16(Tensor t, List<Tensor> temps)
+    {
+        var copy = Tensor.Empty(t.Dims, DType.BFloat16, t.Device);
+        temps.Add(copy);
+        TensorKernels.Cast(accelerator, F(t), copy.View<Numerics.BFloat16>());
+        return copy;
+    }
+
+    /// <summary>fp32 <paramref name="target"/> ← a bf16 result.</summary>
+    private void FromBf16(Tensor bf16, Tensor target) => TensorKernels.Cast(accelerator, bf16.View<Numerics.BFloat16>(), F(target));
+
+    /// <summary>
+    /// c = α·op(a)·op(b) + β·c with bf16 operands on the tensor cores (fp32 accumulation, the product
+    /// rounded once to bf16), then blended into fp32 c: torch.autocast's matmul.
+    /// </summary>
+    private void MatMulBf16(Tensor a, bool transA, Tensor b, bool transB, Tensor c, int m, int n, int k, float alpha, float beta)
+    {
+        var temps = new List<Tensor>();
+        try
+        {
+            var a16 = ToBf16(a, temps);
+            var b16 = ToBf16(b, temps);
+            var c16 = Tensor.Empty([m, n], DType.BFloat16, c.Device);
+            temps.Add(c16);
+            TensorCoreGemm.Bf16(accelerator, a16.View<Numerics.BFloat16>(), transA, b16.View<Numerics.BFloat16>(), transB, c16.View<Numerics.BFloat16>(), m, n, k);
+            Interlocked.Increment(ref TensorCoreCalls);
+            if (beta == 0f && alpha == 1f)
+            {
+                FromBf16(c16, c);
+                return;
+            }
+            var product = Tensor.Empty([m, n], DType.Float32, c.Device);
+            temps.Add(product);
+            FromBf16(c16, product);
+            if (beta == 0f)
+            {
+                TensorKernels.Unary(accelerator, UnaryFunction.Scale, F(product), F(c), alpha);
+                return;
+            }
+            if (beta != 1f) TensorKernels.Unary(accelerator, UnaryFunction.Scale, F(c), F(c), beta);
+            TensorKernels.AddScaled(accelerator, F(c), F(product), alpha);
+        }
+        finally { DisposeAll(temps); }
+    }
+
+    /// <summary>
+    /// Whether attention of this shape runs as bf16 flash attention under autocast: queries and keys the
+    /// same positions (training, not decoding), a whole number of 64-row blocks, heads of 64 or 128, the
+    /// kernel's own 1/√D scale, and a window it can express (unlimited or positive; 0 would be the diagonal only).
+    /// </summary>
+    private bool FlashShape(FloatAttentionShape s, double scale) =>
+        device.Autocast && accelerator.WarpSize == 32 && s.Queries == s.Keys && s.Queries % FlashAttention.Block == 0 && s.Dim is 64 or 128
+        && Math.Abs(scale * Math.Sqrt(s.Dim) - 1) < 1e-6 && s.Window != 0
+        && (long)s.Batch * s.Queries * s.Heads * s.Dim + (long)s.Batch * s.Heads * s.Queries <= int.MaxValue;
+
+    private static AttentionShape FlashShapeOf(FloatAttentionShape s) => new(s.Batch, s.Queries, s.Heads, s.KvHeads, s.Dim, s.Window < 0 ? 0 : s.Window);
 
     /// <summary>Token ids as int32 on the device: the tensor itself, or a converted copy added to <paramref name="temps"/>.</summary>
     private ArrayView<int> Ids(Tensor ids, List<Tensor> temps)
@@ -211,6 +281,22 @@ internal sealed class AcceleratorBackend(Accelerator accelerator) : IBackend
     {
         RequireFloat32(q, "Attention");
         var shape = ShapeOf(q, k, window);
+        if (FlashShape(shape, scale))
+        {
+            // The saved lse is the flash kernel's own; the backward sees the same shape and takes the same path.
+            var temps = new List<Tensor>();
+            try
+            {
+                var o16 = Tensor.Empty(output.Dims, DType.BFloat16, output.Device);
+                temps.Add(o16);
+                FlashAttention.Forward(accelerator, ToBf16(q, temps).View<Numerics.BFloat16>(), ToBf16(k, temps).View<Numerics.BFloat16>(), ToBf16(v, temps).View<Numerics.BFloat16>(),
+                    o16.View<Numerics.BFloat16>(), F(lse), FlashShapeOf(shape));
+                Interlocked.Increment(ref TensorCoreCalls);
+                FromBf16(o16, output);
+            }
+            finally { DisposeAll(temps); }
+            return;
+        }
         int slice = BatchSlice(shape);
         using var scores = Tensor.Empty([(int)((long)slice * shape.Heads * shape.Queries * shape.Keys)], DType.Float32, q.Device);
         for (int b0 = 0; b0 < shape.Batch; b0 += slice)
@@ -226,6 +312,32 @@ internal sealed class AcceleratorBackend(Accelerator accelerator) : IBackend
     {
         RequireFloat32(q, "Attention backward");
         var shape = ShapeOf(q, k, window);
+        if (FlashShape(shape, scale))
+        {
+            var temps = new List<Tensor>();
+            try
+            {
+                var flash = FlashShapeOf(shape);
+                Tensor Bf16Like(Tensor t)
+                {
+                    var x = Tensor.Empty(t.Dims, DType.BFloat16, t.Device);
+                    temps.Add(x);
+                    return x;
+                }
+                var (dq16, dk16, dv16) = (Bf16Like(dq), Bf16Like(dk), Bf16Like(dv));
+                var workspace = Tensor.Empty([(int)FlashAttention.WorkspaceElements(flash)], DType.Float32, q.Device);
+                temps.Add(workspace);
+                FlashAttention.Backward(accelerator, ToBf16(q, temps).View<Numerics.BFloat16>(), ToBf16(k, temps).View<Numerics.BFloat16>(), ToBf16(v, temps).View<Numerics.BFloat16>(),
+                    ToBf16(output, temps).View<Numerics.BFloat16>(), ToBf16(dOutput, temps).View<Numerics.BFloat16>(), F(lse),
+                    dq16.View<Numerics.BFloat16>(), dk16.View<Numerics.BFloat16>(), dv16.View<Numerics.BFloat16>(), F(workspace), flash);
+                Interlocked.Increment(ref TensorCoreCalls);
+                FromBf16(dq16, dq);
+                FromBf16(dk16, dk);
+                FromBf16(dv16, dv);
+            }
+            finally { DisposeAll(temps); }
+            return;
+        }
         int slice = BatchSlice(shape);
         int work = (int)((long)slice * shape.Heads * shape.Queries * shape.Keys);
         using var p = Tensor.Empty([work], DType.Float32, q.Device);
