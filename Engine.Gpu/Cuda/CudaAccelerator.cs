@@ -99,6 +99,29 @@ public sealed unsafe class CudaAccelerator : Accelerator
         }
     }
 
+    /// <summary>
+    /// Dense bf16 tensor-core peak (fp32 accumulation) in GFLOP/s, derived as multiprocessors × FLOPs per
+    /// clock per multiprocessor × the peak clock, for the architectures whose rate is known here: 2048
+    /// FLOP/clock on 8.0 (A100), 512 on 8.6 and 8.9 (the professional parts; GeForce cards halve it with
+    /// fp32 accumulation), 4096 on 9.0 (H100). 0 for others (MFU then reports FLOP/s only). The driver's
+    /// clock is the boost clock, above the one NVIDIA's datasheets use for tensor work (H100 SXM: this gives
+    /// 1070 TFLOP/s against the datasheet's 989), so MFU against it errs low, never high.
+    /// </summary>
+    public double PeakBFloat16Gflops
+    {
+        get
+        {
+            int perClock = Info.ComputeCapability switch
+            {
+                80 => 2048,
+                86 or 89 => 512,
+                90 => 4096,
+                _ => 0,
+            };
+            return Info.Multiprocessors * (double)perClock * ClockRateKHz / 1e6;
+        }
+    }
+
     /// <summary>The most threads one multiprocessor keeps resident.</summary>
     public int MaxThreadsPerMultiprocessor { get; }
 

@@ -39,6 +39,17 @@ public class TrainingTests(MicroRun micro) : IClassFixture<MicroRun>
     }
 
     [Fact]
+    public void Gpu_presets_pretrain_for_twenty_tokens_per_parameter()
+    {
+        // nanochat's rule: 20 x parameters (embeddings and head included) in steps of 524,288 tokens.
+        Assert.Equal(7080, Preset.Get("d12").DefaultPretrainSteps);     // 185,597,952 parameters
+        Assert.Equal(21400, Preset.Get("d20").DefaultPretrainSteps);    // 560,988,160 parameters
+        Assert.Equal(Preset.Tiny.PretrainSteps, Preset.Tiny.DefaultPretrainSteps);
+        using var d12 = new Gpt(Preset.Get("d12").ModelConfig(65536) with { SequenceLen = 16 });
+        Assert.Equal(185_597_952, d12.ParameterCount);
+    }
+
+    [Fact]
     public void Interrupted_and_resumed_pretraining_equals_an_uninterrupted_run()
     {
         var straight = CopyRun("straight");

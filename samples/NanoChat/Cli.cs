@@ -26,6 +26,13 @@ internal sealed class Cli
         Recursive = true,
     };
 
+    private readonly Option<string> _precision = new("--precision")
+    {
+        Description = "GPU arithmetic: bf16 (autocast: tensor-core products and flash attention where shapes fit, fp32 weights and optimizer), fp32, or auto (bf16 on a CUDA GPU)",
+        DefaultValueFactory = _ => "auto",
+        Recursive = true,
+    };
+
     private readonly Option<string> _device = new("--device")
     {
         Description = "cpu, cuda or auto (the first CUDA GPU when there is one, else the CPU); emulated runs the GPU backend's kernels on the CPU interpreter (slow: for checking the GPU path without a GPU)",
@@ -38,6 +45,7 @@ internal sealed class Cli
         _out = output;
         _cancellation = cancellation;
         _device.AcceptOnlyFromAmong("cpu", "cuda", "auto", "emulated");
+        _precision.AcceptOnlyFromAmong("auto", "fp32", "bf16");
     }
 
     private void Log(string line)
@@ -58,6 +66,7 @@ internal sealed class Cli
             "Every stage reads and writes the run folder (--run); `nanochat speedrun` runs them all.");
         root.Add(_run);
         root.Add(_device);
+        root.Add(_precision);
         root.Add(DataCommand());
         root.Add(TokenizerCommand());
         root.Add(PretrainCommand());
@@ -77,6 +86,10 @@ internal sealed class Cli
         try
         {
             if (ResolveDevice(parse.GetValue(_device)!) is not { } device) return DeviceUnavailable;
+            string precision = parse.GetValue(_precision)!;
+            if (precision == "bf16" && device.Kind == DeviceKind.Cpu)
+                throw new UserException("--precision bf16 needs a GPU device (--device cuda or emulated); the CPU trains in fp32.");
+            device.Autocast = precision == "bf16" || (precision == "auto" && device.Kind == DeviceKind.Cuda);
             return body(parse, new RunLayout(parse.GetValue(_run)!) { Device = device });
         }
         catch (Exception e) when (e is UserException or InvalidDataException or FileNotFoundException)
@@ -219,7 +232,7 @@ internal sealed class Cli
         var embLr = Opt("--embedding-lr", "AdamW learning rate for the token embedding", 0.2);
         var unembLr = Opt("--unembedding-lr", "AdamW learning rate for the output head", 0.004);
         var warmdown = Opt("--warmdown-ratio", "Fraction of steps over which the learning rate decays linearly to zero", 0.2);
-        var peak = Opt<double?>("--peak-gflops", "Device peak (dense fp32 GFLOP/s) for MFU; default: on a GPU the driver-derived fp32 peak, on the CPU an assumed 112 GFLOP/s per core (32 FLOP/cycle at ~3.5 GHz); 0 prints FLOP/s only", null, false);
+        var peak = Opt<double?>("--peak-gflops", "Device peak (dense fp32 GFLOP/s) for MFU; default: on a GPU the driver-derived peak (bf16 tensor cores under autocast, else fp32), on the CPU an assumed 112 GFLOP/s per core (32 FLOP/cycle at ~3.5 GHz); 0 prints FLOP/s only", null, false);
         var logEvery = Opt("--log-every", "Print a log line every this many steps when the output is not a terminal", 10);
         foreach (var o in new Option[] { preset, depth, width, heads, kvHeads, seqLen, deviceBatch, totalBatch, steps, evalEvery, evalBatches, ckptEvery, resume, seed, matrixLr, embLr, unembLr, warmdown, peak, logEvery })
             cmd.Add(o);
@@ -241,7 +254,7 @@ internal sealed class Cli
                 Model = config,
                 DeviceBatch = db,
                 TotalBatchTokens = p.GetValue(totalBatch) ?? (p.GetValue(seqLen) is null && p.GetValue(deviceBatch) is null ? pr.TotalBatchTokens : Math.Max(pr.TotalBatchTokens, db * config.SequenceLen)),
-                Steps = p.GetValue(steps) ?? pr.PretrainSteps,
+                Steps = p.GetValue(steps) ?? pr.DefaultPretrainSteps,
                 EvalEvery = p.GetValue(evalEvery) ?? pr.EvalEvery,
                 EvalBatches = p.GetValue(evalBatches) ?? pr.EvalBatches,
                 CheckpointEvery = p.GetValue(ckptEvery),
@@ -262,10 +275,10 @@ internal sealed class Cli
         return cmd;
     }
 
-    /// <summary>The fp32 peak MFU divides by when --peak-gflops is not given: the GPU's (derived from what the driver reports), the CPU's assumed one, none for the emulated device.</summary>
+    /// <summary>The peak MFU divides by when --peak-gflops is not given: the GPU's (derived from what the driver reports; the bf16 tensor-core peak under autocast, as nanochat reports), the CPU's assumed one, none for the emulated device.</summary>
     private static double DevicePeakGflops(Device device) => device.Accelerator switch
     {
-        Engine.Gpu.CudaAccelerator cuda => cuda.PeakFloat32Gflops,
+        Engine.Gpu.CudaAccelerator cuda => device.Autocast ? cuda.PeakBFloat16Gflops : cuda.PeakFloat32Gflops,
         null => Pretraining.AssumedCpuPeakGflops,
         _ => 0,
     };

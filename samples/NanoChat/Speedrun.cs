@@ -47,10 +47,10 @@ internal static class Speedrun
             Model = p.ModelConfig(p.VocabSize),
             DeviceBatch = p.DeviceBatch,
             TotalBatchTokens = p.TotalBatchTokens,
-            Steps = o.Steps ?? p.PretrainSteps,
+            Steps = o.Steps ?? p.DefaultPretrainSteps,
             EvalEvery = p.EvalEvery,
             EvalBatches = p.EvalBatches,
-            CheckpointEvery = Math.Max(1, (o.Steps ?? p.PretrainSteps) / 3),
+            CheckpointEvery = Math.Max(1, (o.Steps ?? p.DefaultPretrainSteps) / 3),
             PeakGflops = o.PeakGflops,
         }, log, cancellation));
         if (cancellation.IsCancellationRequested) return Cli.Interrupted;

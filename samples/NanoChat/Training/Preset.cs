@@ -27,6 +27,22 @@ internal sealed record Preset(
     int EvalQuestions,
     int MaxDocuments)
 {
+    /// <summary>
+    /// Pretraining steps: the preset's, or for the GPU presets (0) nanochat's rule of 20 training tokens per
+    /// parameter (Chinchilla), in whole steps of <see cref="TotalBatchTokens"/>: 7,080 for d12, 21,400 for d20.
+    /// </summary>
+    public int DefaultPretrainSteps
+    {
+        get
+        {
+            if (PretrainSteps > 0) return PretrainSteps;
+            var c = ModelConfig(VocabSize);
+            long perLayer = (long)c.NEmbd * (c.NHead * c.HeadDim) + 2L * c.NEmbd * (c.NKvHead * c.HeadDim) + (long)c.NEmbd * c.NEmbd + 8L * c.NEmbd * c.NEmbd;
+            long parameters = 2L * c.VocabSize * c.NEmbd + c.NLayer * perLayer;
+            return (int)((20 * parameters + TotalBatchTokens - 1) / TotalBatchTokens);
+        }
+    }
+
     public GptConfig ModelConfig(int vocabSize) => new()
     {
         SequenceLen = SequenceLen,

@@ -86,7 +86,9 @@ internal static class Pretraining
             $"{model.ParameterCount / 1e6:F2} M parameters ({nonEmbedding / 1e6:F2} M outside the embedding), {flopsPerToken / 1e6:F1} MFLOP/token");
         log($"batch: {o.DeviceBatch} x {config.SequenceLen} tokens x {accumulation} accumulation = {rowsPerStep * config.SequenceLen:N0} tokens/step; " +
             $"{o.Steps} steps = {(long)o.Steps * rowsPerStep * config.SequenceLen / 1e6:F2} M tokens; train data {train.RowsPerEpoch:N0} rows/epoch");
-        log(peak > 0 ? $"MFU is measured against a peak of {peak:F0} GFLOP/s (fp32, dense)" : "no device peak given (--peak-gflops): reporting achieved FLOP/s only");
+        string precision = run.Device.Autocast ? "bf16 autocast" : "fp32";
+        log($"device: {run.Device.Name}{(run.Device.Accelerator is { } acc ? $" ({acc.Name})" : "")}, {precision}");
+        log(peak > 0 ? $"MFU is measured against a peak of {peak:F0} GFLOP/s ({(run.Device.Autocast ? "bf16 tensor cores" : "fp32")}, dense)" : "no device peak given (--peak-gflops): reporting achieved FLOP/s only");
 
         Directory.CreateDirectory(run.LogDir);
         var csvPath = Path.Combine(run.LogDir, "pretrain.csv");
@@ -165,6 +167,8 @@ internal static class Pretraining
             ["tokens_per_s"] = tokensPerSecond,
             ["gflops_per_s"] = tokensPerSecond * flopsPerToken / 1e9,
             ["peak_gflops"] = peak,
+            ["device"] = run.Device.Accelerator?.Name ?? "cpu",
+            ["precision"] = precision,
             ["mfu"] = peak > 0 ? tokensPerSecond * flopsPerToken / (peak * 1e9) : 0,
             ["final_loss"] = double.IsFinite(lastLoss) ? lastLoss : 0,
             ["val_bpb"] = double.IsFinite(lastBpb) ? lastBpb : 0,
