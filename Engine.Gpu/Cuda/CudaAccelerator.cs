@@ -194,6 +194,14 @@ public sealed unsafe class CudaAccelerator : Accelerator
     private nint Loaded(CompiledKernel compiled, int dynamicSharedBytes)
     {
         MakeCurrent();
+        lock (_functions)
+        {
+            return LoadedLocked(compiled, dynamicSharedBytes);
+        }
+    }
+
+    private nint LoadedLocked(CompiledKernel compiled, int dynamicSharedBytes)
+    {
         if (!_functions.TryGetValue(compiled, out var loaded))
         {
             loaded = LoadModule(compiled);
@@ -277,7 +285,12 @@ public sealed unsafe class CudaAccelerator : Accelerator
         return value;
     }
 
-    private void MakeCurrent() => CudaDriver.Check(CudaDriver.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
+    /// <summary>
+    /// Binds this device's context to the calling thread. The driver's current context is per thread, and
+    /// .NET code moves between threads (async continuations, the thread pool), so every entry point that
+    /// calls the driver binds it first: launches, allocations, copies, frees.
+    /// </summary>
+    internal void MakeCurrent() => CudaDriver.Check(CudaDriver.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
 
     /// <inheritdoc/>
     public override MemoryBuffer<T> Allocate<T>(int length)
@@ -395,6 +408,7 @@ internal sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unm
 
     protected override void CopyFromHost(ReadOnlySpan<T> source)
     {
+        ((CudaAccelerator)Accelerator).MakeCurrent();
         fixed (T* p = source)
         {
             CudaDriver.Check(CudaDriver.cuMemcpyHtoD(_device, p, (nuint)(source.Length * sizeof(T))), "cuMemcpyHtoD");
@@ -403,6 +417,7 @@ internal sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unm
 
     protected override void CopyBytesFromHost(ReadOnlySpan<byte> source)
     {
+        ((CudaAccelerator)Accelerator).MakeCurrent();
         fixed (byte* p = source)
         {
             CudaDriver.Check(CudaDriver.cuMemcpyHtoD(_device, p, (nuint)source.Length), "cuMemcpyHtoD");
@@ -411,6 +426,7 @@ internal sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unm
 
     protected override void CopyBytesToHost(Span<byte> destination)
     {
+        ((CudaAccelerator)Accelerator).MakeCurrent();
         fixed (byte* p = destination)
         {
             CudaDriver.Check(CudaDriver.cuMemcpyDtoH(p, _device, (nuint)destination.Length), "cuMemcpyDtoH");
@@ -419,6 +435,7 @@ internal sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unm
 
     protected override void CopyToHost(Span<T> destination)
     {
+        ((CudaAccelerator)Accelerator).MakeCurrent();
         fixed (T* p = destination)
         {
             CudaDriver.Check(CudaDriver.cuMemcpyDtoH(p, _device, (nuint)(destination.Length * sizeof(T))), "cuMemcpyDtoH");
@@ -429,6 +446,7 @@ internal sealed unsafe class CudaMemoryBuffer<T> : MemoryBuffer<T> where T : unm
     {
         if (_device != 0)
         {
+            ((CudaAccelerator)Accelerator).MakeCurrent();
             CudaDriver.cuMemFree(_device);
             _device = 0;
         }

@@ -43,8 +43,13 @@ public abstract class Accelerator : IDisposable
         {
             throw new ArgumentException($"The kernel {method.Name} must be a static method marked [Kernel], not a lambda or instance method.", nameof(kernel));
         }
-        return CompileMethod(method);
+        // Once per method and accelerator: a backend that launches a kernel per tensor op (Engine's GPU backend
+        // launches hundreds a step) must not pay the PTX disk cache's lookup (a file read, up to milliseconds)
+        // on every launch. A failed compile is not stored, so it is reported again.
+        return _compiled.GetOrAdd(method, CompileMethod);
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<MethodInfo, CompiledKernel> _compiled = new();
 
     /// <summary>The backend's way to get a kernel ready: by default the IR, built now so errors surface before any launch.</summary>
     private protected virtual CompiledKernel CompileMethod(MethodInfo method) => KernelCompiler.Compile(method);
