@@ -74,8 +74,9 @@ public sealed class Muon : Optimizer
         using var scope = new TensorScope();          // the iterates die here; only the result leaves
         bool tall = g.Size(0) > g.Size(1);
         var x = tall ? g.Transpose(0, 1).Contiguous() : g.Contiguous();
-        double norm = Math.Sqrt(x.Square().Sum().Item());
-        x = x * (1.0 / (norm + 1e-7));
+        // The Frobenius norm stays on the device (a broadcast division, no host read): on a GPU a read
+        // per matrix would stall the queue dozens of times a step.
+        x = x / (x.Square().Sum().Sqrt() + 1e-7);
         int rows = x.Size(0);
         var a = Tensor.Empty([rows, rows], x.DType, x.Device);
         var b = Tensor.Empty([rows, rows], x.DType, x.Device);
