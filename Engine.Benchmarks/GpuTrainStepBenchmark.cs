@@ -13,7 +13,9 @@ namespace Engine.Benchmarks;
 /// optimizers in PyTorch, fp32 with TF32 off unless asked), run in the same device call by
 /// tools/gpu/run-bench.sh. Timed with a host stopwatch around whole synchronised steps (a step ends in
 /// host reads: the loss), median of the timed steps.
-/// <code>Engine.Benchmarks gpu-train-step [--config issue2|small|d12] [--iterations N] [--emulated]</code>
+/// <code>Engine.Benchmarks gpu-train-step [--config issue2|small|d12] [--iterations N] [--autocast] [--emulated]</code>
+/// <c>--autocast</c> turns on <see cref="Device.Autocast"/> (bf16 tensor cores); its peer is
+/// train_step_torch.py --autocast (torch.autocast(bfloat16)), and MFU is then against the bf16 tensor peak.
 /// <c>--emulated</c> runs on the CPU interpreter (a smoke test of the harness, not a timing).
 /// </summary>
 internal static class GpuTrainStepBenchmark
@@ -59,6 +61,7 @@ internal static class GpuTrainStepBenchmark
         using (accelerator)
         {
             var device = Device.FromAccelerator(accelerator);
+            device.Autocast = args.Contains("--autocast");
             var (modelConfig, batch) = Shape(config);
             using var model = new Gpt(modelConfig, seed: 0, device: device);
             using var optimizers = new GptOptimizers(model);
@@ -100,10 +103,10 @@ internal static class GpuTrainStepBenchmark
             double median = times[times.Count / 2];
             double tokensPerSecond = batch * t / (median / 1e3);
             double flops = tokensPerSecond * model.FlopsPerToken();
-            double peak = accelerator is CudaAccelerator cuda ? cuda.PeakFloat32Gflops * 1e9 : 0;
+            double peak = accelerator is CudaAccelerator cuda ? (device.Autocast ? cuda.PeakBFloat16Gflops : cuda.PeakFloat32Gflops) * 1e9 : 0;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"config {config}: {modelConfig.NLayer} layers, width {modelConfig.NEmbd}, seq {t}, batch {batch}, vocab {modelConfig.VocabSize}, {model.ParameterCount:N0} parameters"));
-            string mfu = peak > 0 ? FormattableString.Invariant($" MFU_fp32={100 * flops / peak:F1}%") : "";
+                $"config {config} ({(device.Autocast ? "bf16 autocast" : "fp32")}): {modelConfig.NLayer} layers, width {modelConfig.NEmbd}, seq {t}, batch {batch}, vocab {modelConfig.VocabSize}, {model.ParameterCount:N0} parameters"));
+            string mfu = peak > 0 ? FormattableString.Invariant($" MFU_{(device.Autocast ? "bf16" : "fp32")}={100 * flops / peak:F1}%") : "";
             Console.WriteLine(FormattableString.Invariant($"engine_ms_per_step={median:F1} tokens_per_s={tokensPerSecond:F0} TFLOP/s={flops / 1e12:F2}") + mfu);
             return 0;
         }

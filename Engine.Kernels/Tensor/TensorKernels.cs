@@ -110,6 +110,24 @@ public static partial class TensorKernels
         accelerator.LoadKernel<ArrayView<ushort>, ushort>(Fill16Kernel)(Streaming(x.Length), x, value);
 
     [Kernel]
+    internal static void CopyDense64Kernel(ArrayView<ulong> source, ArrayView<ulong> destination)
+    {
+        for (int i = Grid.GlobalIndexX; i < source.Length; i += Grid.GlobalDimX)
+        {
+            destination[i] = source[i];
+        }
+    }
+
+    [Kernel]
+    internal static void CopyDense32Kernel(ArrayView<uint> source, ArrayView<uint> destination)
+    {
+        for (int i = Grid.GlobalIndexX; i < source.Length; i += Grid.GlobalDimX)
+        {
+            destination[i] = source[i];
+        }
+    }
+
+    [Kernel]
     internal static void Copy64Kernel(ArrayView<ulong> source, ArrayView<ulong> destination, StridedLayout layout, int count)
     {
         for (int i = Grid.GlobalIndexX; i < count; i += Grid.GlobalDimX)
@@ -157,7 +175,11 @@ public static partial class TensorKernels
     public static void Copy(Accelerator accelerator, ArrayView<ulong> source, ArrayView<ulong> destination, StridedLayout layout)
     {
         int count = CopyCount(layout);
-        if (count > 0)
+        if (count > 0 && Dense(layout))
+        {
+            accelerator.LoadKernel<ArrayView<ulong>, ArrayView<ulong>>(CopyDense64Kernel)(Streaming(count), source.SubView(layout.OffsetA, count), destination.SubView(layout.OffsetB, count));
+        }
+        else if (count > 0)
         {
             accelerator.LoadKernel<ArrayView<ulong>, ArrayView<ulong>, StridedLayout, int>(Copy64Kernel)(Streaming(count), source, destination, layout, count);
         }
@@ -171,7 +193,11 @@ public static partial class TensorKernels
     public static void Copy(Accelerator accelerator, ArrayView<uint> source, ArrayView<uint> destination, StridedLayout layout)
     {
         int count = CopyCount(layout);
-        if (count > 0)
+        if (count > 0 && Dense(layout))
+        {
+            accelerator.LoadKernel<ArrayView<uint>, ArrayView<uint>>(CopyDense32Kernel)(Streaming(count), source.SubView(layout.OffsetA, count), destination.SubView(layout.OffsetB, count));
+        }
+        else if (count > 0)
         {
             accelerator.LoadKernel<ArrayView<uint>, ArrayView<uint>, StridedLayout, int>(Copy32Kernel)(Streaming(count), source, destination, layout, count);
         }
@@ -285,6 +311,19 @@ public static partial class TensorKernels
         }
     }
 
+    [Kernel]
+    internal static void BinaryDenseKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> result, int function)
+    {
+        for (int i = Grid.GlobalIndexX; i < result.Length; i += Grid.GlobalDimX)
+        {
+            result[i] = Apply(function, a[i], b[i]);
+        }
+    }
+
+    /// <summary>Whether a layout walks both operands contiguously from their offsets (no division needed to locate an element).</summary>
+    private static bool Dense(StridedLayout l) =>
+        l.D0 == 1 && l.D1 == 1 && l.D2 == 1 && l.D3 == 1 && l.D4 == 1 && (l.D5 == 1 || (l.A5 == 1 && l.B5 == 1));
+
     /// <summary>
     /// result = a ∘ b over the row-major index space of <paramref name="layout"/>, a and b read through
     /// its strides (0 on broadcast dimensions), result contiguous.
@@ -304,6 +343,13 @@ public static partial class TensorKernels
         }
         if (result.Length == 0)
         {
+            return;
+        }
+        if (Dense(layout))
+        {
+            // Same shapes, contiguous (residual adds, most of a step): no index arithmetic.
+            accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(BinaryDenseKernel)(Streaming(result.Length),
+                a.SubView(layout.OffsetA, result.Length), b.SubView(layout.OffsetB, result.Length), result, (int)function);
             return;
         }
         accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedLayout, int>(BinaryKernel)(Streaming(result.Length), a, b, result, layout, (int)function);

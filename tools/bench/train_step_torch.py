@@ -36,6 +36,7 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--config", default="issue2", choices=sorted(CONFIGS))
     ap.add_argument("--tf32", action="store_true")
+    ap.add_argument("--autocast", action="store_true", help="torch.autocast(bfloat16) around forward and loss, as nanochat trains")
     args, _ = ap.parse_known_args()
     CONFIG = CONFIGS[args.config]
     cuda = args.device == "cuda"
@@ -63,7 +64,8 @@ def main():
 
     def step():
         t0 = time.perf_counter()
-        _, loss = model(x, y)
+        with torch.autocast(device_type=args.device, dtype=torch.bfloat16, enabled=args.autocast):
+            _, loss = model(x, y)
         sync()
         t1 = time.perf_counter()
         loss.backward()
@@ -87,7 +89,7 @@ def main():
         times.append((time.perf_counter() - t0) * 1e3)
         print(f"torch step {i}: {times[-1]:.1f} ms loss {loss:.4f}")
     if cuda:
-        print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, config {args.config}, tf32 {args.tf32}")
+        print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, config {args.config}, tf32 {args.tf32}, autocast {args.autocast}")
     else:
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, blas: "
               f"{'openblas' if 'openblas' in torch.__config__.show().lower() else 'other'}")

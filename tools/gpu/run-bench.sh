@@ -22,6 +22,8 @@ run python3 tools/bench/memory_torch.py "$@"
 for config in issue2 d12; do
   run bash .device/run.sh Engine.Benchmarks gpu-train-step --config "$config"
   run python3 tools/bench/train_step_torch.py --device cuda --config "$config" --steps 10
+  run bash .device/run.sh Engine.Benchmarks gpu-train-step --config "$config" --autocast
+  run python3 tools/bench/train_step_torch.py --device cuda --config "$config" --steps 10 --autocast
 done
 run bash .device/run.sh Engine.Benchmarks compile
 grep -E "TFLOP/s|GB/s|speedup|slowest|ms_per_step" "$log" | sed 's/^/  /'
