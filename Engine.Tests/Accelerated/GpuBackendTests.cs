@@ -17,7 +17,11 @@ public sealed class GpuBackendTests : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
 
-    public static TheoryData<string> Devices => new(["emulated", "cuda"]);
+    /// <summary>The interpreter at warp size 32 (as a GPU) and 4 (so no kernel leans on a warp of 32), and the first GPU.</summary>
+    public static TheoryData<string> Devices => new(["emulated", "emulated4", "cuda"]);
+
+    /// <summary>Tensor cores need warps of 32.</summary>
+    public static TheoryData<string> TensorCoreDevices => new(["emulated", "cuda"]);
 
     private Device Make(string kind)
     {
@@ -26,7 +30,7 @@ public sealed class GpuBackendTests : IDisposable
             if (Device.CudaUnavailable is { } why) Assert.Skip($"No CUDA GPU: {why}");
             return Device.Cuda;
         }
-        var accelerator = new CpuAccelerator(32);
+        var accelerator = new CpuAccelerator(kind == "emulated4" ? 4 : 32);
         _owned.Add(accelerator);
         return Device.FromAccelerator(accelerator);
     }
@@ -220,7 +224,7 @@ public sealed class GpuBackendTests : IDisposable
             Functional.CrossEntropyPerToken(head.Detach().To(gpu), Tensor.FromArray(Enumerable.Range(0, vocab).Select(i => (long)(i % 5)).ToArray(), vocab)), "per-token losses");
     }
 
-    [Theory, MemberData(nameof(Devices))]
+    [Theory, MemberData(nameof(TensorCoreDevices))]
     public void Autocast_runs_products_and_attention_on_tensor_cores_within_bf16_rounding(string kind)
     {
         var gpu = Make(kind);
