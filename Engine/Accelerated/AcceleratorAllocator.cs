@@ -29,7 +29,7 @@ internal sealed class AcceleratorAllocator(Device device, Accelerator accelerato
         long bytes = RoundedBytes(dtype, length);
         if (!_free.TryGetValue(bytes, out var bag) || !bag.TryTake(out MemoryBuffer<ulong>? buffer))
         {
-            buffer = accelerator.Allocate<ulong>((int)Math.Max(1, bytes / 8));
+            buffer = AllocateFresh(dtype, length, bytes);
         }
         else
         {
@@ -40,6 +40,37 @@ internal sealed class AcceleratorAllocator(Device device, Accelerator accelerato
         Interlocked.Add(ref _liveBytes, bytes);
         return new DeviceStorage(this, device, dtype, buffer, length, bytes);
     }
+
+    /// <summary>
+    /// A new buffer from the accelerator. When the device is out of memory, the cached free buffers (of other
+    /// sizes) are released and the allocation tried once more, as PyTorch's allocator does; if it still fails,
+    /// the exception says how much was asked, held and cached, and what to do.
+    /// </summary>
+    private MemoryBuffer<ulong> AllocateFresh(DType dtype, int length, long bytes)
+    {
+        int words = (int)Math.Max(1, bytes / 8);
+        try
+        {
+            return accelerator.Allocate<ulong>(words);
+        }
+        catch (Exception e) when (IsOutOfMemory(e))
+        {
+            EmptyCache();
+            try
+            {
+                return accelerator.Allocate<ulong>(words);
+            }
+            catch (Exception again) when (IsOutOfMemory(again))
+            {
+                throw new OutOfMemoryException(
+                    $"{device.Name} ({accelerator.Name}) is out of memory: a tensor of {length:N0} {dtype} elements needs {bytes / 1048576.0:F1} MiB, " +
+                    $"while {LiveBytes / 1048576.0:F1} MiB are held by {LiveBuffers:N0} live tensors (the cache of free buffers was released and the allocation retried). " +
+                    "Use a smaller batch (NanoChat: --device-batch), a shorter sequence or a smaller model, or dispose tensors sooner (TensorScope).", again);
+            }
+        }
+    }
+
+    private static bool IsOutOfMemory(Exception e) => e is OutOfMemoryException or CudaException { Status: 2 };
 
     public void Return(DeviceStorage storage)
     {
