@@ -36,7 +36,46 @@ internal static class GpuMemoryBenchmark
                 () => MemoryKernels.RmsNorm(gpu, x, y, rstd.View, width));
             CheckRmsNorm(host, c, rstd, width);
         }
+        Float32Kernels(gpu, iterations);
         return 0;
+    }
+
+    /// <summary>
+    /// The fp32 kernels of Engine's GPU backend (TensorKernels) that a training step spends its memory
+    /// traffic on: the residual add, RMSNorm, the row softmax and the head's cross-entropy forward and
+    /// backward. Their bytes are the fewest each must move (fp32 in and out); memory_torch.py prints
+    /// PyTorch's fp32 eager numbers for the same shapes.
+    /// </summary>
+    private static void Float32Kernels(CudaAccelerator gpu, int iterations)
+    {
+        const int n = 1 << 26;
+        var rng = new Random(2);
+        float[] host = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        using var a = gpu.Allocate<float>(host);
+        using var b = gpu.Allocate<float>(host);
+        using var c = gpu.Allocate<float>(n);
+        var dense = StridedLayout.Of([n], [1], 0, [1], 0);
+        Report(gpu, "f32-add", $"n={n}", 3L * n * 4, iterations, () => TensorKernels.Binary(gpu, BinaryFunction.Add, a.View, b.View, c.View, dense));
+        foreach (var (rows, width) in new[] { (16384, 768), (16384, 1280) })
+        {
+            int elements = rows * width;
+            using var rstd = gpu.Allocate<float>(rows);
+            Report(gpu, "f32-rmsnorm", $"rows={rows} width={width}", 2L * elements * 4 + rows * 4, iterations,
+                () => TensorKernels.RmsNorm(gpu, a.View.SubView(0, elements), c.View.SubView(0, elements), rstd.View, width, 1.1920929e-07f));
+        }
+        foreach (var (rows, vocab) in new[] { (2048, 32768) })
+        {
+            int elements = rows * vocab;
+            using var targets = gpu.Allocate<int>(Enumerable.Range(0, rows).Select(i => i * 7 % vocab).ToArray());
+            using var losses = gpu.Allocate<float>(rows);
+            using var lse = gpu.Allocate<float>(rows);
+            ArrayView<float> logits = a.View.SubView(0, elements), grad = c.View.SubView(0, elements);
+            Report(gpu, "f32-softmax", $"rows={rows} width={vocab}", 2L * elements * 4, iterations, () => TensorKernels.Softmax(gpu, logits, grad, vocab));
+            Report(gpu, "f32-cross-entropy", $"rows={rows} vocab={vocab}", (long)elements * 4 + rows * 12L, iterations,
+                () => TensorKernels.CrossEntropy(gpu, logits, targets.View, losses.View, lse.View, vocab, -1));
+            Report(gpu, "f32-cross-entropy-backward", $"rows={rows} vocab={vocab}", 2L * elements * 4 + rows * 8L, iterations,
+                () => TensorKernels.CrossEntropyBackward(gpu, logits, targets.View, lse.View, grad, vocab, -1, 1f / rows));
+        }
     }
 
     private static void Report(CudaAccelerator gpu, string kernel, string shape, long bytes, int iterations, Action launch)

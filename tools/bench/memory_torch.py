@@ -60,6 +60,28 @@ def main():
             except Exception as e:  # noqa: BLE001
                 print(f"torch.compile failed for rmsnorm {rows}x{width}: {e}")
 
+    # The fp32 kernels of Engine's GPU backend (Engine.Benchmarks gpu-memory's f32-* lines), eager fp32.
+    a32 = torch.rand(n, device="cuda", dtype=torch.float32) * 2 - 1
+    b32 = a32.clone()
+    c32 = torch.empty_like(a32)
+    report("torch", "f32-add", f"n={n}", 3 * n * 4, timed(lambda: torch.add(a32, b32, out=c32), args.iterations))
+    for rows, width in [(16384, 768), (16384, 1280)]:
+        x = a32[: rows * width].view(rows, width)
+        report("torch-eager", "f32-rmsnorm", f"rows={rows} width={width}", 2 * rows * width * 4 + rows * 4,
+               timed(lambda: norm(x, width), args.iterations))
+    rows, vocab = 2048, 32768
+    z = a32[: rows * vocab].view(rows, vocab).clone().requires_grad_(True)
+    targets = (torch.arange(rows, device="cuda") * 7) % vocab
+    report("torch", "f32-softmax", f"rows={rows} width={vocab}", 2 * rows * vocab * 4, timed(lambda: torch.softmax(z, -1), args.iterations))
+    report("torch", "f32-cross-entropy", f"rows={rows} vocab={vocab}", rows * vocab * 4 + rows * 12,
+           timed(lambda: F.cross_entropy(z, targets, reduction="none"), args.iterations))
+
+    def ce_backward():
+        z.grad = None
+        F.cross_entropy(z, targets).backward()
+
+    report("torch", "f32-cross-entropy-forward+backward", f"rows={rows} vocab={vocab}", 3 * rows * vocab * 4, timed(ce_backward, args.iterations))
+
 
 if __name__ == "__main__":
     main()
