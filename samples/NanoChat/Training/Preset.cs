@@ -56,16 +56,18 @@ internal sealed record Preset(
 
     /// <summary>
     /// nanochat's depth rule: width 64·depth, head dimension 128 (heads rounded up). Micro-batches of 8
-    /// rows where nanochat uses 32: Engine's GPU backend trains in fp32 today, and 32 rows of 2048 tokens
-    /// hold 4 Gi logits of the 65,536-token vocabulary (three fp32 copies of them alone would be 48 GiB);
-    /// gradient accumulation keeps the 524,288-token step. Sized on paper, not yet on a GPU.
+    /// rows (d12) and 4 (d20) where nanochat uses 32: Engine keeps activations in fp32 (autocast only
+    /// narrows the operands of products), a step's tape holds every activation and every intermediate
+    /// gradient until the step ends, and 32 rows of 2048 tokens alone hold 4 Gi logits of the 65,536-token
+    /// vocabulary. Estimated peaks on an 80 GB GPU: d12 at 8 rows about 50 GB, d20 at 4 about 55 GB.
+    /// Gradient accumulation keeps the 524,288-token step. Sized on paper, not yet on a GPU.
     /// </summary>
-    public static Preset Gpu(string name, int depth)
+    public static Preset Gpu(string name, int depth, int deviceBatch)
     {
         int width = 64 * depth;
         int heads = Math.Max(1, (width + 127) / 128);
         return new Preset(name, NeedsGpu: true, VocabSize: 65536, depth, width, heads, heads, SequenceLen: 2048, WindowPattern: "SSSL",
-            DeviceBatch: 8, TotalBatchTokens: 524_288, PretrainSteps: 0, EvalEvery: 250, EvalBatches: 40,
+            DeviceBatch: deviceBatch, TotalBatchTokens: 524_288, PretrainSteps: 0, EvalEvery: 250, EvalBatches: 40,
             SftSteps: 700, SftBatch: 32, EvalQuestions: 200, MaxDocuments: 0);
     }
 
@@ -90,8 +92,8 @@ internal sealed record Preset(
         ["micro"] = Micro,
         ["tiny"] = Tiny,
         ["small"] = Small,
-        ["d12"] = Gpu("d12", 12),
-        ["d20"] = Gpu("d20", 20),
+        ["d12"] = Gpu("d12", 12, deviceBatch: 8),
+        ["d20"] = Gpu("d20", 20, deviceBatch: 4),
     };
 
     public static Preset Get(string name) => All.TryGetValue(name, out var p) ? p
