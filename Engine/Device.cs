@@ -118,6 +118,12 @@ public sealed class Device
     /// <summary>Bytes held in the cache, free for reuse.</summary>
     public long CachedBytes => Allocator.CachedBytes;
 
+    /// <summary>The most bytes live at once since the device was made or <see cref="ResetPeakLiveBytes"/> (torch.cuda.max_memory_allocated).</summary>
+    public long PeakLiveBytes => Allocator.PeakLiveBytes;
+
+    /// <summary>Starts a new high-water mark from the bytes live now.</summary>
+    public void ResetPeakLiveBytes() => Allocator.ResetPeak();
+
     /// <summary>Drops every cached free buffer.</summary>
     public void EmptyCache() => Allocator.EmptyCache();
 

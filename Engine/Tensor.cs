@@ -68,6 +68,9 @@ public sealed partial class Tensor : IDisposable
     /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>; lives outside any scope.</summary>
     public Tensor? Grad { get; set; }
 
+    /// <summary>The scope that will dispose this tensor, or null (kept by the caller).</summary>
+    internal TensorScope? OwnerScope { get; set; }
+
     /// <summary>The autograd node that computed this tensor, or null for leaves and results of no-grad code.</summary>
     internal GradNode? Node { get; set; }
 

@@ -30,7 +30,11 @@ public sealed class TensorScope : IDisposable
 
     internal static void Register(Tensor tensor)
     {
-        if (_suspended == 0) _current?._owned.Add(tensor);
+        if (_suspended == 0 && _current is { } scope)
+        {
+            scope._owned.Add(tensor);
+            tensor.OwnerScope = scope;
+        }
     }
 
     /// <summary>
@@ -41,13 +45,18 @@ public sealed class TensorScope : IDisposable
     {
         for (var s = _current; s is not null; s = s._parent)
             if (s._owned.Remove(tensor)) break;
+        tensor.OwnerScope = null;
         return tensor;
     }
 
     /// <summary>Moves <paramref name="tensor"/> from this scope to the enclosing one (or to nobody at the outermost level).</summary>
     public Tensor MoveToParent(Tensor tensor)
     {
-        if (_owned.Remove(tensor)) _parent?._owned.Add(tensor);
+        if (_owned.Remove(tensor))
+        {
+            _parent?._owned.Add(tensor);
+            tensor.OwnerScope = _parent;
+        }
         return tensor;
     }
 

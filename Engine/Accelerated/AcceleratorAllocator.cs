@@ -15,11 +15,14 @@ namespace Engine.Accelerated;
 internal sealed class AcceleratorAllocator(Device device, Accelerator accelerator) : IAllocator
 {
     private readonly ConcurrentDictionary<long, ConcurrentBag<MemoryBuffer<ulong>>> _free = new();
-    private long _live, _liveBytes, _cachedBytes;
+    private long _live, _liveBytes, _cachedBytes, _peakBytes;
 
     public long LiveBuffers => Interlocked.Read(ref _live);
     public long LiveBytes => Interlocked.Read(ref _liveBytes);
     public long CachedBytes => Interlocked.Read(ref _cachedBytes);
+    public long PeakLiveBytes => Interlocked.Read(ref _peakBytes);
+
+    public void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
 
     internal static long RoundedBytes(DType dtype, int length) => ((long)length * dtype.SizeOf() + 7) & ~7L;
 
@@ -37,7 +40,7 @@ internal sealed class AcceleratorAllocator(Device device, Accelerator accelerato
         }
         if (clear && bytes > 0) TensorKernels.Fill(accelerator, buffer.View, 0UL);
         Interlocked.Increment(ref _live);
-        Interlocked.Add(ref _liveBytes, bytes);
+        Peak.Raise(ref _peakBytes, Interlocked.Add(ref _liveBytes, bytes));
         return new DeviceStorage(this, device, dtype, buffer, length, bytes);
     }
 

@@ -12,12 +12,28 @@ internal static class Backprop
             throw new InvalidOperationException($"Backward() without a gradient needs a scalar, but the tensor has shape {ShapeUtil.Format(root.Dims)}; pass the gradient of the output.");
 
         var order = TopologicalOrder(root);
-        // Intermediate gradients live in this scope and die with it; leaf gradients are made outside any scope.
+        // Intermediate gradients live in this scope; each is also disposed as soon as nothing needs it any
+        // more, so the peak is the forward's activations plus a few gradients, not plus all of them (on a GPU
+        // that is the difference between a micro-batch fitting or not). Leaf gradients are made outside any scope.
         using var scope = new TensorScope();
         // Backward rules are computed, not recorded: no higher-order gradients.
         using var noGrad = GradMode.NoGrad();
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
-        grads[root] = seed ?? Tensor.Full(root.Dims, 1.0, root.DType, root.Device);
+        // How many entries of grads hold each gradient object (a rule may hand one object to two inputs).
+        var holders = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance);
+        void Hold(Tensor g) => holders[g] = holders.GetValueOrDefault(g) + 1;
+        void Drop(Tensor g)
+        {
+            int left = holders.GetValueOrDefault(g) - 1;
+            if (left > 0) { holders[g] = left; return; }
+            holders.Remove(g);
+            // Only tensors this backward created: never the caller's seed, an activation a rule passed
+            // through, or anything another scope owns.
+            if (ReferenceEquals(g.OwnerScope, scope)) g.Dispose();
+        }
+        var first = seed ?? Tensor.Full(root.Dims, 1.0, root.DType, root.Device);
+        grads[root] = first;
+        Hold(first);
 
         for (int i = order.Count - 1; i >= 0; i--)
         {
@@ -26,6 +42,7 @@ internal static class Backprop
             if (t.Node is null)
             {
                 AccumulateLeaf(t, g);
+                Drop(g);
                 continue;
             }
             var inputGrads = t.Node.Backward(g);
@@ -38,10 +55,23 @@ internal static class Backprop
                 if (!ShapeUtil.SameShape(gi.Dims, input.Dims))
                     throw new InvalidOperationException($"Internal error: the backward of {t.Node.Op} produced a gradient of shape {ShapeUtil.Format(gi.Dims)} for an input of shape {ShapeUtil.Format(input.Dims)}.");
                 if (grads.TryGetValue(input, out var existing))
-                    grads[input] = Tensor.Add(existing, gi);
+                {
+                    var sum = Tensor.Add(existing, gi);
+                    grads[input] = sum;
+                    Hold(sum);
+                    Drop(existing);
+                }
                 else
+                {
                     grads[input] = gi;
+                    Hold(gi);
+                }
             }
+            Drop(g);
+            // Gradients a rule returned that no entry kept (summed into another, or for inputs needing none).
+            foreach (var gi in inputGrads)
+                if (gi is not null && !holders.ContainsKey(gi) && ReferenceEquals(gi, g) is false && ReferenceEquals(gi.OwnerScope, scope))
+                    gi.Dispose();
         }
     }
 

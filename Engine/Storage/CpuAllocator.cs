@@ -10,11 +10,14 @@ namespace Engine.Cpu;
 internal sealed class CpuAllocator(Device device) : IAllocator
 {
     private readonly ConcurrentDictionary<(Type, int), ConcurrentBag<Array>> _free = new();
-    private long _live, _liveBytes, _cachedBytes;
+    private long _live, _liveBytes, _cachedBytes, _peakBytes;
 
     public long LiveBuffers => Interlocked.Read(ref _live);
     public long LiveBytes => Interlocked.Read(ref _liveBytes);
     public long CachedBytes => Interlocked.Read(ref _cachedBytes);
+    public long PeakLiveBytes => Interlocked.Read(ref _peakBytes);
+
+    public void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
 
     /// <summary>A buffer of <paramref name="length"/> elements; contents are unspecified unless <paramref name="clear"/>.</summary>
     Storage IAllocator.Allocate(DType dtype, int length, bool clear) => Allocate(dtype, length, clear);
@@ -32,7 +35,7 @@ internal sealed class CpuAllocator(Device device) : IAllocator
         }
         array ??= Array.CreateInstance(type, length);
         Interlocked.Increment(ref _live);
-        Interlocked.Add(ref _liveBytes, bytes);
+        Peak.Raise(ref _peakBytes, Interlocked.Add(ref _liveBytes, bytes));
         return new CpuStorage(this, device, dtype, array, length);
     }
 

@@ -39,5 +39,22 @@ internal interface IAllocator
     long LiveBuffers { get; }
     long LiveBytes { get; }
     long CachedBytes { get; }
+    long PeakLiveBytes { get; }
+    void ResetPeak();
     void EmptyCache();
+}
+
+/// <summary>The high-water mark of live bytes, updated without locks.</summary>
+internal static class Peak
+{
+    public static void Raise(ref long peak, long live)
+    {
+        long seen = Interlocked.Read(ref peak);
+        while (live > seen)
+        {
+            long was = Interlocked.CompareExchange(ref peak, live, seen);
+            if (was == seen) return;
+            seen = was;
+        }
+    }
 }
