@@ -99,29 +99,12 @@ internal static class GpuAttentionBenchmark
         {
             return (0, 0);
         }
-        double forward = Time(cuda, Forward, iterations), backward = Time(cuda, Backward, iterations);
+        double forward = GpuBenchmark.Time(cuda, Forward, iterations, warmup: 3), backward = GpuBenchmark.Time(cuda, Backward, iterations, warmup: 3);
         Console.WriteLine(FormattableString.Invariant(
             $"engine attention {Describe(shape)}{(mask is null ? "" : $" sparse {mask.Density:F2}")} forward: {forward:F3} ms, {FlashAttention.Flops(shape, false, mask) / (forward * 1e-3) / 1e12:F1} TFLOP/s"));
         Console.WriteLine(FormattableString.Invariant(
             $"engine attention {Describe(shape)}{(mask is null ? "" : $" sparse {mask.Density:F2}")} backward: {backward:F3} ms, {FlashAttention.Flops(shape, true, mask) / (backward * 1e-3) / 1e12:F1} TFLOP/s"));
         return (forward, backward);
-    }
-
-    private static double Time(CudaAccelerator gpu, Action run, int iterations)
-    {
-        for (int w = 0; w < 3; w++)
-        {
-            run();
-        }
-        using CudaEvent start = gpu.CreateEvent(), end = gpu.CreateEvent();
-        start.Record();
-        for (int i = 0; i < iterations; i++)
-        {
-            run();
-        }
-        end.Record();
-        end.Synchronize();
-        return CudaEvent.ElapsedMilliseconds(start, end) / iterations;
     }
 
     /// <summary>

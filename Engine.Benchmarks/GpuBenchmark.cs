@@ -29,4 +29,25 @@ internal static class GpuBenchmark
         Console.WriteLine($"device: {gpu.Name}, {gpu.Info.Multiprocessors} SMs");
         return gpu;
     }
+
+    /// <summary>
+    /// Milliseconds per call of <paramref name="run"/>: a few warm-up calls (compile, load, clocks), then
+    /// <paramref name="iterations"/> calls between two CUDA events.
+    /// </summary>
+    public static double Time(CudaAccelerator gpu, Action run, int iterations, int warmup = 5)
+    {
+        for (int w = 0; w < warmup; w++)
+        {
+            run();
+        }
+        using CudaEvent start = gpu.CreateEvent(), end = gpu.CreateEvent();
+        start.Record();
+        for (int i = 0; i < iterations; i++)
+        {
+            run();
+        }
+        end.Record();
+        end.Synchronize();
+        return CudaEvent.ElapsedMilliseconds(start, end) / iterations;
+    }
 }

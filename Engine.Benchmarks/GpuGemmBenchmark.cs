@@ -71,19 +71,7 @@ internal static class GpuGemmBenchmark
         Run();
         gpu.Synchronize();
         Check(a, b, vc.GetAsArray(), m, n, k, aTransposed, bTransposed);
-        for (int w = 0; w < 5; w++)
-        {
-            Run();
-        }
-        using CudaEvent start = gpu.CreateEvent(), end = gpu.CreateEvent();
-        start.Record();
-        for (int i = 0; i < iterations; i++)
-        {
-            Run();
-        }
-        end.Record();
-        end.Synchronize();
-        double ms = CudaEvent.ElapsedMilliseconds(start, end) / iterations;
+        double ms = GpuBenchmark.Time(gpu, Run, iterations);
         Console.WriteLine(FormattableString.Invariant($"engine gemm{op} {m}x{n}x{k} bf16: {ms:F3} ms, {TensorCoreGemm.Flops(m, n, k) / (ms * 1e-3) / 1e12:F1} TFLOP/s"));
     }
 
@@ -128,19 +116,7 @@ internal static class GpuGemmBenchmark
         {
             throw new InvalidOperationException($"fp32 gemm {name}: relative error {error:E2} on sampled rows; not timing a wrong kernel.");
         }
-        for (int w = 0; w < 5; w++)
-        {
-            Run();
-        }
-        using CudaEvent start = gpu.CreateEvent(), end = gpu.CreateEvent();
-        start.Record();
-        for (int i = 0; i < iterations; i++)
-        {
-            Run();
-        }
-        end.Record();
-        end.Synchronize();
-        double ms = CudaEvent.ElapsedMilliseconds(start, end) / iterations;
+        double ms = GpuBenchmark.Time(gpu, Run, iterations);
         Console.WriteLine(FormattableString.Invariant(
             $"engine gemm fp32 {name}: {ms:F3} ms, {FloatGemm.Flops(batch, m, n, k) / (ms * 1e-3) / 1e12:F1} TFLOP/s (sampled rows: relative error {error:E2})"));
     }

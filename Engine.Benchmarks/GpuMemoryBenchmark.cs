@@ -80,20 +80,7 @@ internal static class GpuMemoryBenchmark
 
     private static void Report(CudaAccelerator gpu, string kernel, string shape, long bytes, int iterations, Action launch)
     {
-        for (int k = 0; k < 5; k++)
-        {
-            launch(); // Compiles and loads on the first call; warms the clocks after.
-        }
-        gpu.Synchronize();
-        using CudaEvent start = gpu.CreateEvent(), end = gpu.CreateEvent();
-        start.Record();
-        for (int k = 0; k < iterations; k++)
-        {
-            launch();
-        }
-        end.Record();
-        end.Synchronize();
-        double ms = CudaEvent.ElapsedMilliseconds(start, end) / iterations;
+        double ms = GpuBenchmark.Time(gpu, launch, iterations); // the first calls compile, load and warm the clocks
         Console.WriteLine(FormattableString.Invariant($"engine {kernel} {shape}: {ms * 1000:F1} us, {bytes / (ms * 1e-3) / 1e9:F0} GB/s"));
     }
 

@@ -110,19 +110,19 @@ public sealed class Device
     internal IAllocator Allocator { get; }
 
     /// <summary>Buffers handed out and not yet returned: flat across steps in a loop that does not leak.</summary>
-    public long LiveBuffers => Allocator.LiveBuffers;
+    public long LiveBuffers => Allocator.Counters.LiveBuffers;
 
     /// <summary>Bytes in buffers handed out and not yet returned.</summary>
-    public long LiveBytes => Allocator.LiveBytes;
+    public long LiveBytes => Allocator.Counters.LiveBytes;
 
     /// <summary>Bytes held in the cache, free for reuse.</summary>
-    public long CachedBytes => Allocator.CachedBytes;
+    public long CachedBytes => Allocator.Counters.CachedBytes;
 
     /// <summary>The most bytes live at once since the device was made or <see cref="ResetPeakLiveBytes"/> (torch.cuda.max_memory_allocated).</summary>
-    public long PeakLiveBytes => Allocator.PeakLiveBytes;
+    public long PeakLiveBytes => Allocator.Counters.PeakLiveBytes;
 
     /// <summary>Starts a new high-water mark from the bytes live now.</summary>
-    public void ResetPeakLiveBytes() => Allocator.ResetPeak();
+    public void ResetPeakLiveBytes() => Allocator.Counters.ResetPeak();
 
     /// <summary>Drops every cached free buffer.</summary>
     public void EmptyCache() => Allocator.EmptyCache();

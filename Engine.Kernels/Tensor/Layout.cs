@@ -28,43 +28,25 @@ public struct StridedLayout
     public readonly long Count => (long)D0 * D1 * D2 * D3 * D4 * D5;
 
     /// <summary>Where element <paramref name="i"/> (row-major over the sizes of <paramref name="l"/>) lies in A.</summary>
-    public static int LocateA(StridedLayout l, int i)
-    {
-        int r = i % l.D5, at = l.OffsetA + r * l.A5;
-        i /= l.D5;
-        r = i % l.D4;
-        at += r * l.A4;
-        i /= l.D4;
-        r = i % l.D3;
-        at += r * l.A3;
-        i /= l.D3;
-        r = i % l.D2;
-        at += r * l.A2;
-        i /= l.D2;
-        r = i % l.D1;
-        at += r * l.A1;
-        i /= l.D1;
-        return at + i * l.A0;
-    }
+    public static int LocateA(StridedLayout l, int i) => Walk(l, i, l.OffsetA, l.A0, l.A1, l.A2, l.A3, l.A4, l.A5);
 
     /// <summary>Where element <paramref name="i"/> (row-major over the sizes of <paramref name="l"/>) lies in B.</summary>
-    public static int LocateB(StridedLayout l, int i)
+    public static int LocateB(StridedLayout l, int i) => Walk(l, i, l.OffsetB, l.B0, l.B1, l.B2, l.B3, l.B4, l.B5);
+
+    /// <summary>The offset of element <paramref name="i"/> for one operand's strides: a fixed chain of divisions, innermost first.</summary>
+    private static int Walk(StridedLayout l, int i, int at, int s0, int s1, int s2, int s3, int s4, int s5)
     {
-        int r = i % l.D5, at = l.OffsetB + r * l.B5;
+        at += i % l.D5 * s5;
         i /= l.D5;
-        r = i % l.D4;
-        at += r * l.B4;
+        at += i % l.D4 * s4;
         i /= l.D4;
-        r = i % l.D3;
-        at += r * l.B3;
+        at += i % l.D3 * s3;
         i /= l.D3;
-        r = i % l.D2;
-        at += r * l.B2;
+        at += i % l.D2 * s2;
         i /= l.D2;
-        r = i % l.D1;
-        at += r * l.B1;
+        at += i % l.D1 * s1;
         i /= l.D1;
-        return at + i * l.B0;
+        return at + i * s0;
     }
 
     /// <summary>

@@ -243,16 +243,23 @@ public static partial class TensorKernels
     /// <summary>output[i, :] = table[ids[i], :]; a row whose id is outside the vocabulary is NaN.</summary>
     public static void Embedding(Accelerator accelerator, ArrayView<int> ids, ArrayView<float> table, ArrayView<float> output, int width)
     {
-        int vocab = RowsOf(table.Length, width, nameof(table));
-        if (output.Length != (long)ids.Length * width)
-        {
-            throw new ArgumentException($"output has {output.Length} elements; {ids.Length} ids of width {width} need {(long)ids.Length * width}.", nameof(output));
-        }
+        int vocab = GatherShape(ids, table, output, width, nameof(table), nameof(output));
         if (output.Length == 0)
         {
             return;
         }
         accelerator.LoadKernel<ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingKernel)(Streaming(output.Length), ids, table, output, width, vocab);
+    }
+
+    /// <summary>The vocabulary of a (vocab, width) table, after checking the rows picked by the ids fill the other view.</summary>
+    private static int GatherShape(ArrayView<int> ids, ArrayView<float> table, ArrayView<float> rows, int width, string tableName, string rowsName)
+    {
+        int vocab = RowsOf(table.Length, width, tableName);
+        if (rows.Length != (long)ids.Length * width)
+        {
+            throw new ArgumentException($"{rowsName} has {rows.Length} elements; {ids.Length} ids of width {width} need {(long)ids.Length * width}.", rowsName);
+        }
+        return vocab;
     }
 
     [Kernel]
@@ -272,11 +279,7 @@ public static partial class TensorKernels
     /// <summary>dTable[ids[i], :] += dOutput[i, :], atomically (repeated ids meet there; the order of their additions varies).</summary>
     public static void EmbeddingBackward(Accelerator accelerator, ArrayView<int> ids, ArrayView<float> dOutput, ArrayView<float> dTable, int width)
     {
-        int vocab = RowsOf(dTable.Length, width, nameof(dTable));
-        if (dOutput.Length != (long)ids.Length * width)
-        {
-            throw new ArgumentException($"dOutput has {dOutput.Length} elements; {ids.Length} ids of width {width} need {(long)ids.Length * width}.", nameof(dOutput));
-        }
+        int vocab = GatherShape(ids, dTable, dOutput, width, nameof(dTable), nameof(dOutput));
         if (dOutput.Length == 0)
         {
             return;

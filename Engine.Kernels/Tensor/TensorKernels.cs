@@ -128,6 +128,15 @@ public static partial class TensorKernels
     }
 
     [Kernel]
+    internal static void CopyDense16Kernel(ArrayView<ushort> source, ArrayView<ushort> destination)
+    {
+        for (int i = Grid.GlobalIndexX; i < source.Length; i += Grid.GlobalDimX)
+        {
+            destination[i] = source[i];
+        }
+    }
+
+    [Kernel]
     internal static void Copy64Kernel(ArrayView<ulong> source, ArrayView<ulong> destination, StridedLayout layout, int count)
     {
         for (int i = Grid.GlobalIndexX; i < count; i += Grid.GlobalDimX)
@@ -172,48 +181,43 @@ public static partial class TensorKernels
     /// <param name="source">The whole source buffer.</param>
     /// <param name="destination">The whole destination buffer.</param>
     /// <param name="layout">Sizes, source strides (A) and destination strides (B).</param>
-    public static void Copy(Accelerator accelerator, ArrayView<ulong> source, ArrayView<ulong> destination, StridedLayout layout)
-    {
-        int count = CopyCount(layout);
-        if (count > 0 && Dense(layout))
-        {
-            accelerator.LoadKernel<ArrayView<ulong>, ArrayView<ulong>>(CopyDense64Kernel)(Streaming(count), source.SubView(layout.OffsetA, count), destination.SubView(layout.OffsetB, count));
-        }
-        else if (count > 0)
-        {
-            accelerator.LoadKernel<ArrayView<ulong>, ArrayView<ulong>, StridedLayout, int>(Copy64Kernel)(Streaming(count), source, destination, layout, count);
-        }
-    }
+    public static void Copy(Accelerator accelerator, ArrayView<ulong> source, ArrayView<ulong> destination, StridedLayout layout) =>
+        Copy(accelerator, source, destination, layout, CopyDense64Kernel, Copy64Kernel);
 
     /// <summary>Copies 4-byte elements between two strided layouts (see the 8-byte overload).</summary>
     /// <param name="accelerator">Where the views live.</param>
     /// <param name="source">The whole source buffer.</param>
     /// <param name="destination">The whole destination buffer.</param>
     /// <param name="layout">Sizes, source strides (A) and destination strides (B).</param>
-    public static void Copy(Accelerator accelerator, ArrayView<uint> source, ArrayView<uint> destination, StridedLayout layout)
-    {
-        int count = CopyCount(layout);
-        if (count > 0 && Dense(layout))
-        {
-            accelerator.LoadKernel<ArrayView<uint>, ArrayView<uint>>(CopyDense32Kernel)(Streaming(count), source.SubView(layout.OffsetA, count), destination.SubView(layout.OffsetB, count));
-        }
-        else if (count > 0)
-        {
-            accelerator.LoadKernel<ArrayView<uint>, ArrayView<uint>, StridedLayout, int>(Copy32Kernel)(Streaming(count), source, destination, layout, count);
-        }
-    }
+    public static void Copy(Accelerator accelerator, ArrayView<uint> source, ArrayView<uint> destination, StridedLayout layout) =>
+        Copy(accelerator, source, destination, layout, CopyDense32Kernel, Copy32Kernel);
 
     /// <summary>Copies 2-byte elements between two strided layouts (see the 8-byte overload).</summary>
     /// <param name="accelerator">Where the views live.</param>
     /// <param name="source">The whole source buffer.</param>
     /// <param name="destination">The whole destination buffer.</param>
     /// <param name="layout">Sizes, source strides (A) and destination strides (B).</param>
-    public static void Copy(Accelerator accelerator, ArrayView<ushort> source, ArrayView<ushort> destination, StridedLayout layout)
+    public static void Copy(Accelerator accelerator, ArrayView<ushort> source, ArrayView<ushort> destination, StridedLayout layout) =>
+        Copy(accelerator, source, destination, layout, CopyDense16Kernel, Copy16Kernel);
+
+    /// <summary>A dense layout runs the plain copy (no index arithmetic), any other the strided one.</summary>
+    private static void Copy<T>(Accelerator accelerator, ArrayView<T> source, ArrayView<T> destination, StridedLayout layout,
+        Action<ArrayView<T>, ArrayView<T>> dense, Action<ArrayView<T>, ArrayView<T>, StridedLayout, int> strided)
+        where T : unmanaged
     {
+        ArgumentNullException.ThrowIfNull(accelerator);
         int count = CopyCount(layout);
-        if (count > 0)
+        if (count == 0)
         {
-            accelerator.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, StridedLayout, int>(Copy16Kernel)(Streaming(count), source, destination, layout, count);
+            return;
+        }
+        if (Dense(layout))
+        {
+            accelerator.LoadKernel(dense)(Streaming(count), source.SubView(layout.OffsetA, count), destination.SubView(layout.OffsetB, count));
+        }
+        else
+        {
+            accelerator.LoadKernel(strided)(Streaming(count), source, destination, layout, count);
         }
     }
 

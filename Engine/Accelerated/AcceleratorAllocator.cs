@@ -15,14 +15,8 @@ namespace Engine.Accelerated;
 internal sealed class AcceleratorAllocator(Device device, Accelerator accelerator) : IAllocator
 {
     private readonly ConcurrentDictionary<long, ConcurrentBag<MemoryBuffer<ulong>>> _free = new();
-    private long _live, _liveBytes, _cachedBytes, _peakBytes;
 
-    public long LiveBuffers => Interlocked.Read(ref _live);
-    public long LiveBytes => Interlocked.Read(ref _liveBytes);
-    public long CachedBytes => Interlocked.Read(ref _cachedBytes);
-    public long PeakLiveBytes => Interlocked.Read(ref _peakBytes);
-
-    public void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
+    public AllocationCounters Counters { get; } = new();
 
     internal static long RoundedBytes(DType dtype, int length) => ((long)length * dtype.SizeOf() + 7) & ~7L;
 
@@ -30,17 +24,11 @@ internal sealed class AcceleratorAllocator(Device device, Accelerator accelerato
     {
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "A tensor cannot have a negative element count.");
         long bytes = RoundedBytes(dtype, length);
-        if (!_free.TryGetValue(bytes, out var bag) || !bag.TryTake(out MemoryBuffer<ulong>? buffer))
-        {
-            buffer = AllocateFresh(dtype, length, bytes);
-        }
-        else
-        {
-            Interlocked.Add(ref _cachedBytes, -bytes);
-        }
+        MemoryBuffer<ulong>? buffer = null;
+        bool cached = _free.TryGetValue(bytes, out var bag) && bag.TryTake(out buffer);
+        buffer ??= AllocateFresh(dtype, length, bytes);
         if (clear && bytes > 0) TensorKernels.Fill(accelerator, buffer.View, 0UL);
-        Interlocked.Increment(ref _live);
-        Peak.Raise(ref _peakBytes, Interlocked.Add(ref _liveBytes, bytes));
+        Counters.Handed(bytes, cached);
         return new DeviceStorage(this, device, dtype, buffer, length, bytes);
     }
 
@@ -67,7 +55,7 @@ internal sealed class AcceleratorAllocator(Device device, Accelerator accelerato
             {
                 throw new OutOfMemoryException(
                     $"{device.Name} ({accelerator.Name}) is out of memory: a tensor of {length:N0} {dtype} elements needs {bytes / 1048576.0:F1} MiB, " +
-                    $"while {LiveBytes / 1048576.0:F1} MiB are held by {LiveBuffers:N0} live tensors (the cache of free buffers was released and the allocation retried). " +
+                    $"while {Counters.LiveBytes / 1048576.0:F1} MiB are held by {Counters.LiveBuffers:N0} live tensors (the cache of free buffers was released and the allocation retried). " +
                     "Use a smaller batch (NanoChat: --device-batch), a shorter sequence or a smaller model, or dispose tensors sooner (TensorScope).", again);
             }
         }
@@ -77,10 +65,8 @@ internal sealed class AcceleratorAllocator(Device device, Accelerator accelerato
 
     public void Return(DeviceStorage storage)
     {
-        Interlocked.Decrement(ref _live);
-        Interlocked.Add(ref _liveBytes, -storage.Bytes);
         _free.GetOrAdd(storage.Bytes, _ => new ConcurrentBag<MemoryBuffer<ulong>>()).Add(storage.Buffer);
-        Interlocked.Add(ref _cachedBytes, storage.Bytes);
+        Counters.Returned(storage.Bytes);
     }
 
     public void EmptyCache()
@@ -90,7 +76,7 @@ internal sealed class AcceleratorAllocator(Device device, Accelerator accelerato
             while (bag.TryTake(out var buffer))
             {
                 buffer.Dispose();
-                Interlocked.Add(ref _cachedBytes, -bytes);
+                Counters.Released(bytes);
             }
     }
 }

@@ -10,14 +10,8 @@ namespace Engine.Cpu;
 internal sealed class CpuAllocator(Device device) : IAllocator
 {
     private readonly ConcurrentDictionary<(Type, int), ConcurrentBag<Array>> _free = new();
-    private long _live, _liveBytes, _cachedBytes, _peakBytes;
 
-    public long LiveBuffers => Interlocked.Read(ref _live);
-    public long LiveBytes => Interlocked.Read(ref _liveBytes);
-    public long CachedBytes => Interlocked.Read(ref _cachedBytes);
-    public long PeakLiveBytes => Interlocked.Read(ref _peakBytes);
-
-    public void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
+    public AllocationCounters Counters { get; } = new();
 
     /// <summary>A buffer of <paramref name="length"/> elements; contents are unspecified unless <paramref name="clear"/>.</summary>
     Storage IAllocator.Allocate(DType dtype, int length, bool clear) => Allocate(dtype, length, clear);
@@ -28,31 +22,24 @@ internal sealed class CpuAllocator(Device device) : IAllocator
         var type = dtype.ClrType();
         long bytes = (long)length * dtype.SizeOf();
         Array? array = null;
-        if (_free.TryGetValue((type, length), out var bag) && bag.TryTake(out array))
-        {
-            Interlocked.Add(ref _cachedBytes, -bytes);
-            if (clear) Array.Clear(array);
-        }
+        bool cached = _free.TryGetValue((type, length), out var bag) && bag.TryTake(out array);
+        if (cached && clear) Array.Clear(array!);
         array ??= Array.CreateInstance(type, length);
-        Interlocked.Increment(ref _live);
-        Peak.Raise(ref _peakBytes, Interlocked.Add(ref _liveBytes, bytes));
+        Counters.Handed(bytes, cached);
         return new CpuStorage(this, device, dtype, array, length);
     }
 
     public void Return(CpuStorage storage)
     {
-        long bytes = (long)storage.Length * storage.DType.SizeOf();
-        Interlocked.Decrement(ref _live);
-        Interlocked.Add(ref _liveBytes, -bytes);
         _free.GetOrAdd((storage.Data.GetType().GetElementType()!, storage.Length), _ => new ConcurrentBag<Array>()).Add(storage.Data);
-        Interlocked.Add(ref _cachedBytes, bytes);
+        Counters.Returned((long)storage.Length * storage.DType.SizeOf());
     }
 
     public void EmptyCache()
     {
         foreach (var (_, bag) in _free)
             while (bag.TryTake(out var a))
-                Interlocked.Add(ref _cachedBytes, -(long)a.Length * System.Runtime.InteropServices.Marshal.SizeOf(a.GetType().GetElementType()!));
+                Counters.Released((long)a.Length * System.Runtime.InteropServices.Marshal.SizeOf(a.GetType().GetElementType()!));
     }
 }
 

@@ -36,25 +36,48 @@ internal interface IAllocator
     /// <summary>A buffer of <paramref name="length"/> elements; contents are unspecified unless <paramref name="clear"/>.</summary>
     Storage Allocate(DType dtype, int length, bool clear);
 
-    long LiveBuffers { get; }
-    long LiveBytes { get; }
-    long CachedBytes { get; }
-    long PeakLiveBytes { get; }
-    void ResetPeak();
+    /// <summary>Live and cached buffers and bytes, and the high-water mark.</summary>
+    AllocationCounters Counters { get; }
+
+    /// <summary>Releases every cached free buffer.</summary>
     void EmptyCache();
 }
 
-/// <summary>The high-water mark of live bytes, updated without locks.</summary>
-internal static class Peak
+/// <summary>What both allocators count, without locks: live buffers and bytes, their high-water mark, cached bytes.</summary>
+internal sealed class AllocationCounters
 {
-    public static void Raise(ref long peak, long live)
+    private long _live, _liveBytes, _cachedBytes, _peakBytes;
+
+    public long LiveBuffers => Interlocked.Read(ref _live);
+    public long LiveBytes => Interlocked.Read(ref _liveBytes);
+    public long CachedBytes => Interlocked.Read(ref _cachedBytes);
+    public long PeakLiveBytes => Interlocked.Read(ref _peakBytes);
+
+    public void ResetPeak() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
+
+    /// <summary>A buffer of <paramref name="bytes"/> handed out (taken from the cache when <paramref name="fromCache"/>).</summary>
+    public void Handed(long bytes, bool fromCache)
     {
-        long seen = Interlocked.Read(ref peak);
+        if (fromCache) Interlocked.Add(ref _cachedBytes, -bytes);
+        Interlocked.Increment(ref _live);
+        long live = Interlocked.Add(ref _liveBytes, bytes);
+        long seen = Interlocked.Read(ref _peakBytes);
         while (live > seen)
         {
-            long was = Interlocked.CompareExchange(ref peak, live, seen);
-            if (was == seen) return;
+            long was = Interlocked.CompareExchange(ref _peakBytes, live, seen);
+            if (was == seen) break;
             seen = was;
         }
     }
+
+    /// <summary>A buffer of <paramref name="bytes"/> given back to the cache.</summary>
+    public void Returned(long bytes)
+    {
+        Interlocked.Decrement(ref _live);
+        Interlocked.Add(ref _liveBytes, -bytes);
+        Interlocked.Add(ref _cachedBytes, bytes);
+    }
+
+    /// <summary>A cached buffer of <paramref name="bytes"/> released for good.</summary>
+    public void Released(long bytes) => Interlocked.Add(ref _cachedBytes, -bytes);
 }
