@@ -28,19 +28,8 @@ public static partial class TensorKernels
             }
             return;
         }
-        float max = float.NegativeInfinity;
-        for (int j = first + Group.IdxX; j <= last; j += Group.DimX)
-        {
-            max = MathF.Max(max, s[j]);
-        }
-        max = Group.Max(max);
-        float sum = 0f;
-        for (int j = first + Group.IdxX; j <= last; j += Group.DimX)
-        {
-            sum += MathF.Exp(s[j] - max);
-        }
-        sum = Group.Sum(sum);
-        float inv = 1f / sum;
+        MaxAndSum stats = RowMaxAndSum(s, first, last);
+        float max = stats.Max, sum = stats.Sum, inv = 1f / sum;
         for (int j = Group.IdxX; j < keys; j += Group.DimX)
         {
             s[j] = j >= first && j <= last ? MathF.Exp(s[j] - max) * inv : 0f;

@@ -81,24 +81,39 @@ public static partial class TensorKernels
         accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RmsNormBackwardKernel)(Rows(rows, RowSize(width, accelerator.WarpSize)), x, rstd, dy, dx, width);
     }
 
+    /// <summary>A row's largest value and Σ e^(x − max), the two numbers every softmax of a row needs.</summary>
+    internal struct MaxAndSum
+    {
+        public float Max, Sum;
+    }
+
+    /// <summary>Max and Σ e^(x − max) over z[first..last], computed by the whole group (every thread gets both).</summary>
+    private static MaxAndSum RowMaxAndSum(ArrayView<float> z, int first, int last)
+    {
+        float max = float.NegativeInfinity;
+        for (int i = first + Group.IdxX; i <= last; i += Group.DimX)
+        {
+            max = MathF.Max(max, z[i]);
+        }
+        max = Group.Max(max);
+        float sum = 0f;
+        for (int i = first + Group.IdxX; i <= last; i += Group.DimX)
+        {
+            sum += MathF.Exp(z[i] - max);
+        }
+        MaxAndSum result;
+        result.Max = max;
+        result.Sum = Group.Sum(sum);
+        return result;
+    }
+
     [Kernel]
     internal static void SoftmaxKernel(ArrayView<float> x, ArrayView<float> y, int width)
     {
         int row = Grid.IdxX;
         ArrayView<float> xs = x.SubView(row * width, width), ys = y.SubView(row * width, width);
-        float max = float.NegativeInfinity;
-        for (int i = Group.IdxX; i < width; i += Group.DimX)
-        {
-            max = MathF.Max(max, xs[i]);
-        }
-        max = Group.Max(max);
-        float sum = 0f;
-        for (int i = Group.IdxX; i < width; i += Group.DimX)
-        {
-            sum += MathF.Exp(xs[i] - max);
-        }
-        sum = Group.Sum(sum);
-        float inv = 1f / sum;
+        MaxAndSum stats = RowMaxAndSum(xs, 0, width - 1);
+        float max = stats.Max, inv = 1f / stats.Sum;
         for (int i = Group.IdxX; i < width; i += Group.DimX)
         {
             ys[i] = MathF.Exp(xs[i] - max) * inv;
@@ -152,21 +167,10 @@ public static partial class TensorKernels
     {
         int row = Grid.IdxX;
         ArrayView<float> z = logits.SubView(row * vocab, vocab);
-        float max = float.NegativeInfinity;
-        for (int i = Group.IdxX; i < vocab; i += Group.DimX)
-        {
-            max = MathF.Max(max, z[i]);
-        }
-        max = Group.Max(max);
-        float sum = 0f;
-        for (int i = Group.IdxX; i < vocab; i += Group.DimX)
-        {
-            sum += MathF.Exp(z[i] - max);
-        }
-        sum = Group.Sum(sum);
+        MaxAndSum stats = RowMaxAndSum(z, 0, vocab - 1);
         if (Group.IdxX == 0)
         {
-            float l = max + MathF.Log(sum);
+            float l = stats.Max + MathF.Log(stats.Sum);
             int target = targets[row];
             lse[row] = l;
             // A target outside the vocabulary cannot be reported from here: its loss is NaN, which the
