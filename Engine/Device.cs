@@ -100,8 +100,9 @@ public sealed class Device
     /// sizes fit the tensor-core tiles (M and N multiples of 128, K of 32) and training attention with heads of
     /// 64 or 128 over a multiple of 64 positions take bf16 operands on the tensor cores (fp32 accumulation,
     /// results rounded once to bf16, then widened); weights, gradients, optimizer state and every other op
-    /// stay fp32. Off by default: the fp32 path is the one that matches the CPU to ~1e-6. Set it before a
-    /// step starts (a forward and its backward must see the same setting). The CPU ignores it.
+    /// stay fp32. Off by default: the fp32 path is the one that matches the CPU to ~1e-6. It may change
+    /// between a forward and its backward (both paths save the same statistics). The CPU ignores it. The
+    /// backend switches it off by itself, with a warning, if the driver cannot load the bf16 kernels.
     /// </summary>
     public bool Autocast { get; set; }
 

@@ -140,15 +140,37 @@ internal sealed class AcceleratorBackend(Accelerator accelerator, Device device)
         int ra = a.Dims[^2], ca = a.Dims[^1], rb = b.Dims[^2], cb = b.Dims[^1];
         int m = transA ? ca : ra, k = transA ? ra : ca, n = transB ? rb : cb;
         int batch = c.Rank == 3 ? c.Dims[0] : 1;
-        if (device.Autocast && batch == 1 && TensorCoreShape(m, n, k))
+        if (device.Autocast && batch == 1 && TensorCoreShape(m, n, k)
+            && OnTensorCores(() => MatMulBf16(a, transA, b, transB, c, m, n, k, (float)alpha, (float)beta)))
         {
-            MatMulBf16(a, transA, b, transB, c, m, n, k, (float)alpha, (float)beta);
             return;
         }
         var la = new GemmOperand(a.Offset, ca, a.Rank == 3 ? ra * ca : 0);
         var lb = new GemmOperand(b.Offset, cb, b.Rank == 3 ? rb * cb : 0);
         var lc = new GemmOperand(c.Offset, n, m * n);
         FloatGemm.Multiply(accelerator, batch, m, n, k, (float)alpha, a.Buffer<float>(), la, transA, b.Buffer<float>(), lb, transB, (float)beta, c.Buffer<float>(), lc);
+    }
+
+    /// <summary>
+    /// Runs a bf16 tensor-core path; false (and autocast switched off for the device, with one warning on
+    /// standard error) when the driver cannot load its kernels, so training goes on in fp32 instead of
+    /// stopping. That is the failure a GPU the kernels were never run on is likeliest to show (a PTX feature
+    /// its driver lacks); a fault while a kernel runs cannot be recovered from and still throws.
+    /// </summary>
+    private bool OnTensorCores(Action run)
+    {
+        try
+        {
+            run();
+            return true;
+        }
+        catch (CudaException e) when (e.Message.StartsWith("The driver could not load the PTX", StringComparison.Ordinal))
+        {
+            device.Autocast = false;
+            string first = e.Message.Split('\n')[0];
+            Console.Error.WriteLine($"Engine: the bf16 tensor-core kernels do not load on {accelerator.Name} ({first}); autocast is off for {device.Name}, continuing in fp32.");
+            return false;
+        }
     }
 
     /// <summary>Whether the tensor-core GEMM takes this shape (tiles of 128 × 128 × 32, warps of 32).</summary>
@@ -281,20 +303,10 @@ internal sealed class AcceleratorBackend(Accelerator accelerator, Device device)
     {
         RequireFloat32(q, "Attention");
         var shape = ShapeOf(q, k, window);
-        if (FlashShape(shape, scale))
+        // The saved lse is the same in both paths (natural log of the scaled scores' softmax denominator,
+        // (B, H, Tq)), so a forward on one path and its backward on the other agree.
+        if (FlashShape(shape, scale) && OnTensorCores(() => FlashForward(q, k, v, output, lse, shape)))
         {
-            // The saved lse is the flash kernel's own; the backward sees the same shape and takes the same path.
-            var temps = new List<Tensor>();
-            try
-            {
-                var o16 = Tensor.Empty(output.Dims, DType.BFloat16, output.Device);
-                temps.Add(o16);
-                FlashAttention.Forward(accelerator, ToBf16(q, temps).View<Numerics.BFloat16>(), ToBf16(k, temps).View<Numerics.BFloat16>(), ToBf16(v, temps).View<Numerics.BFloat16>(),
-                    o16.View<Numerics.BFloat16>(), F(lse), FlashShapeOf(shape));
-                Interlocked.Increment(ref TensorCoreCalls);
-                FromBf16(o16, output);
-            }
-            finally { DisposeAll(temps); }
             return;
         }
         int slice = BatchSlice(shape);
@@ -312,30 +324,8 @@ internal sealed class AcceleratorBackend(Accelerator accelerator, Device device)
     {
         RequireFloat32(q, "Attention backward");
         var shape = ShapeOf(q, k, window);
-        if (FlashShape(shape, scale))
+        if (FlashShape(shape, scale) && OnTensorCores(() => FlashBackward(q, k, v, output, lse, dOutput, dq, dk, dv, shape)))
         {
-            var temps = new List<Tensor>();
-            try
-            {
-                var flash = FlashShapeOf(shape);
-                Tensor Bf16Like(Tensor t)
-                {
-                    var x = Tensor.Empty(t.Dims, DType.BFloat16, t.Device);
-                    temps.Add(x);
-                    return x;
-                }
-                var (dq16, dk16, dv16) = (Bf16Like(dq), Bf16Like(dk), Bf16Like(dv));
-                var workspace = Tensor.Empty([(int)FlashAttention.WorkspaceElements(flash)], DType.Float32, q.Device);
-                temps.Add(workspace);
-                FlashAttention.Backward(accelerator, ToBf16(q, temps).View<Numerics.BFloat16>(), ToBf16(k, temps).View<Numerics.BFloat16>(), ToBf16(v, temps).View<Numerics.BFloat16>(),
-                    ToBf16(output, temps).View<Numerics.BFloat16>(), ToBf16(dOutput, temps).View<Numerics.BFloat16>(), F(lse),
-                    dq16.View<Numerics.BFloat16>(), dk16.View<Numerics.BFloat16>(), dv16.View<Numerics.BFloat16>(), F(workspace), flash);
-                Interlocked.Increment(ref TensorCoreCalls);
-                FromBf16(dq16, dq);
-                FromBf16(dk16, dk);
-                FromBf16(dv16, dv);
-            }
-            finally { DisposeAll(temps); }
             return;
         }
         int slice = BatchSlice(shape);
@@ -349,6 +339,47 @@ internal sealed class AcceleratorBackend(Accelerator accelerator, Device device)
             FloatAttention.Backward(accelerator, Rows(q, b0, n), Rows(k, b0, n), Rows(v, b0, n), Rows(output, b0, n), Rows(lse, b0, n),
                 Rows(dOutput, b0, n), Rows(dq, b0, n), Rows(dk, b0, n), Rows(dv, b0, n), part, (float)scale, F(p), F(dp));
         }
+    }
+
+    private void FlashForward(Tensor q, Tensor k, Tensor v, Tensor output, Tensor lse, FloatAttentionShape shape)
+    {
+        var temps = new List<Tensor>();
+        try
+        {
+            var o16 = Tensor.Empty(output.Dims, DType.BFloat16, output.Device);
+            temps.Add(o16);
+            FlashAttention.Forward(accelerator, ToBf16(q, temps).View<Numerics.BFloat16>(), ToBf16(k, temps).View<Numerics.BFloat16>(), ToBf16(v, temps).View<Numerics.BFloat16>(),
+                o16.View<Numerics.BFloat16>(), F(lse), FlashShapeOf(shape));
+            Interlocked.Increment(ref TensorCoreCalls);
+            FromBf16(o16, output);
+        }
+        finally { DisposeAll(temps); }
+    }
+
+    private void FlashBackward(Tensor q, Tensor k, Tensor v, Tensor output, Tensor lse, Tensor dOutput, Tensor dq, Tensor dk, Tensor dv, FloatAttentionShape shape)
+    {
+        var temps = new List<Tensor>();
+        try
+        {
+            var flash = FlashShapeOf(shape);
+            Tensor Bf16Like(Tensor t)
+            {
+                var x = Tensor.Empty(t.Dims, DType.BFloat16, t.Device);
+                temps.Add(x);
+                return x;
+            }
+            var (dq16, dk16, dv16) = (Bf16Like(dq), Bf16Like(dk), Bf16Like(dv));
+            var workspace = Tensor.Empty([(int)FlashAttention.WorkspaceElements(flash)], DType.Float32, q.Device);
+            temps.Add(workspace);
+            FlashAttention.Backward(accelerator, ToBf16(q, temps).View<Numerics.BFloat16>(), ToBf16(k, temps).View<Numerics.BFloat16>(), ToBf16(v, temps).View<Numerics.BFloat16>(),
+                ToBf16(output, temps).View<Numerics.BFloat16>(), ToBf16(dOutput, temps).View<Numerics.BFloat16>(), F(lse),
+                dq16.View<Numerics.BFloat16>(), dk16.View<Numerics.BFloat16>(), dv16.View<Numerics.BFloat16>(), F(workspace), flash);
+            Interlocked.Increment(ref TensorCoreCalls);
+            FromBf16(dq16, dq);
+            FromBf16(dk16, dk);
+            FromBf16(dv16, dv);
+        }
+        finally { DisposeAll(temps); }
     }
 
     /// <summary>Batch entries [b0, b0 + n) of a contiguous tensor whose first dimension is the batch.</summary>
