@@ -61,11 +61,15 @@ internal interface IBackend
     /// <summary>The attention backward from the saved lse.</summary>
     void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor output, Tensor lse, Tensor dOutput, Tensor dq, Tensor dk, Tensor dv, int window, double scale);
 
-    /// <summary>Per-row cross-entropy of logits (N, V) against targets (N); rows whose target is ignoreIndex get 0. Saves lse per row.</summary>
-    void CrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor lse, long ignoreIndex);
+    /// <summary>
+    /// Per-row cross-entropy of logits (N, V) against targets (N); rows whose target is ignoreIndex get 0.
+    /// With softcap &gt; 0 the logits are capped first, z → cap·tanh(z/cap), inside the same pass (the capped
+    /// logits are never stored). Saves lse per row (of the capped logits).
+    /// </summary>
+    void CrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor lse, long ignoreIndex, double softcap);
 
-    /// <summary>dLogits = (softmax - onehot) * scale, zero for ignored rows.</summary>
-    void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor lse, Tensor dLogits, long ignoreIndex, double scale);
+    /// <summary>dLogits = (softmax − onehot)·scale, times the cap's derivative 1 − (zc/cap)² when softcap &gt; 0; zero for ignored rows.</summary>
+    void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor lse, Tensor dLogits, long ignoreIndex, double scale, double softcap);
 
     /// <summary>Softmax over the last dimension.</summary>
     void Softmax(Tensor x, Tensor y);

@@ -162,12 +162,35 @@ public static partial class TensorKernels
         accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(SoftmaxBackwardKernel)(Rows(rows, RowSize(width, accelerator.WarpSize)), y, dy, dx, width);
     }
 
+    /// <summary>cap·tanh(z/cap) as the Softcap op computes it, or z when cap is 0.</summary>
+    private static float Capped(float z, float cap) => cap > 0f ? MathF.Tanh(z * (1f / cap)) * cap : z;
+
+    /// <summary>Max and Σ e^(zc − max) over a row of capped logits (the logits themselves when cap is 0).</summary>
+    private static MaxAndSum CappedRowMaxAndSum(ArrayView<float> z, float cap)
+    {
+        float max = float.NegativeInfinity;
+        for (int i = Group.IdxX; i < z.Length; i += Group.DimX)
+        {
+            max = MathF.Max(max, Capped(z[i], cap));
+        }
+        max = Group.Max(max);
+        float sum = 0f;
+        for (int i = Group.IdxX; i < z.Length; i += Group.DimX)
+        {
+            sum += MathF.Exp(Capped(z[i], cap) - max);
+        }
+        MaxAndSum result;
+        result.Max = max;
+        result.Sum = Group.Sum(sum);
+        return result;
+    }
+
     [Kernel]
-    internal static void CrossEntropyKernel(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> losses, ArrayView<float> lse, int vocab, int ignoreIndex)
+    internal static void CrossEntropyKernel(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> losses, ArrayView<float> lse, int vocab, int ignoreIndex, float cap)
     {
         int row = Grid.IdxX;
         ArrayView<float> z = logits.SubView(row * vocab, vocab);
-        MaxAndSum stats = RowMaxAndSum(z, 0, vocab - 1);
+        MaxAndSum stats = CappedRowMaxAndSum(z, cap);
         if (Group.IdxX == 0)
         {
             float l = stats.Max + MathF.Log(stats.Sum);
@@ -175,12 +198,15 @@ public static partial class TensorKernels
             lse[row] = l;
             // A target outside the vocabulary cannot be reported from here: its loss is NaN, which the
             // trainer stops on. Engine checks targets on the host before they reach the device.
-            losses[row] = target == ignoreIndex ? 0f : (uint)target < (uint)vocab ? l - z[target] : float.NaN;
+            losses[row] = target == ignoreIndex ? 0f : (uint)target < (uint)vocab ? l - Capped(z[target], cap) : float.NaN;
         }
     }
 
-    /// <summary>Per-row cross-entropy of fp32 logits; a row whose target is <paramref name="ignoreIndex"/> gets 0. Saves lse.</summary>
-    public static void CrossEntropy(Accelerator accelerator, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> losses, ArrayView<float> lse, int vocab, int ignoreIndex)
+    /// <summary>
+    /// Per-row cross-entropy of fp32 logits, capped to cap·tanh(z/cap) on the fly when <paramref name="cap"/> &gt; 0
+    /// (the capped logits are never stored); a row whose target is <paramref name="ignoreIndex"/> gets 0. Saves lse.
+    /// </summary>
+    public static void CrossEntropy(Accelerator accelerator, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> losses, ArrayView<float> lse, int vocab, int ignoreIndex, float cap = 0f)
     {
         int rows = RowsOf(logits.Length, vocab, nameof(logits));
         SameLength(targets, nameof(targets), losses, nameof(losses));
@@ -193,11 +219,11 @@ public static partial class TensorKernels
         {
             return;
         }
-        accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(CrossEntropyKernel)(Rows(rows, RowSize(vocab, accelerator.WarpSize)), logits, targets, losses, lse, vocab, ignoreIndex);
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(CrossEntropyKernel)(Rows(rows, RowSize(vocab, accelerator.WarpSize)), logits, targets, losses, lse, vocab, ignoreIndex, cap);
     }
 
     [Kernel]
-    internal static void CrossEntropyBackwardKernel(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> lse, ArrayView<float> dlogits, int vocab, int ignoreIndex, float scale)
+    internal static void CrossEntropyBackwardKernel(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> lse, ArrayView<float> dlogits, int vocab, int ignoreIndex, float scale, float cap)
     {
         int row = Grid.IdxX;
         ArrayView<float> z = logits.SubView(row * vocab, vocab), dz = dlogits.SubView(row * vocab, vocab);
@@ -207,17 +233,23 @@ public static partial class TensorKernels
         float l = lse[row];
         for (int i = Group.IdxX; i < vocab; i += Group.DimX)
         {
-            float g = MathF.Exp(z[i] - l);
+            float zc = Capped(z[i], cap);
+            float g = MathF.Exp(zc - l);
             if (i == target)
             {
                 g -= 1f;
             }
-            dz[i] = ignored ? 0f : invalid ? float.NaN : g * scale;
+            g *= scale;
+            if (cap > 0f)
+            {
+                g *= zc * zc * (-1f / (cap * cap)) + 1f;   // through the cap: 1 − (zc/cap)²
+            }
+            dz[i] = ignored ? 0f : invalid ? float.NaN : g;
         }
     }
 
-    /// <summary>dlogits = (softmax − onehot)·scale from the saved lse; zero for ignored rows.</summary>
-    public static void CrossEntropyBackward(Accelerator accelerator, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> lse, ArrayView<float> dlogits, int vocab, int ignoreIndex, float scale)
+    /// <summary>dlogits = (softmax − onehot)·scale from the saved lse, through the cap when <paramref name="cap"/> &gt; 0; zero for ignored rows.</summary>
+    public static void CrossEntropyBackward(Accelerator accelerator, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> lse, ArrayView<float> dlogits, int vocab, int ignoreIndex, float scale, float cap = 0f)
     {
         SameLength(logits, nameof(logits), dlogits, nameof(dlogits));
         int rows = RowsOf(logits.Length, vocab, nameof(logits));
@@ -229,7 +261,7 @@ public static partial class TensorKernels
         {
             return;
         }
-        accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(CrossEntropyBackwardKernel)(Rows(rows, RowSize(vocab, accelerator.WarpSize)), logits, targets, lse, dlogits, vocab, ignoreIndex, scale);
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float, float>(CrossEntropyBackwardKernel)(Rows(rows, RowSize(vocab, accelerator.WarpSize)), logits, targets, lse, dlogits, vocab, ignoreIndex, scale, cap);
     }
 
     [Kernel]

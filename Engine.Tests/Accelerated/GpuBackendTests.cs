@@ -201,7 +201,7 @@ public sealed class GpuBackendTests : IDisposable
             var y = Functional.CausalAttention(qr, kr, p[3], window).Reshape(bsz * t, h * d);
             var logits = Functional.Linear(y, p[4]);
             var probs = Functional.Softmax(logits);
-            return Functional.CrossEntropy(logits, targets) + (probs * logits).Sum() * 0.01 + (e * (p[0].Device == Device.Cpu ? probe : probeOnDevice)).Sum();
+            return Functional.CrossEntropy(logits, targets) + Functional.CrossEntropy(logits, targets, softcap: 2.0) + (probs * logits).Sum() * 0.01 + (e * (p[0].Device == Device.Cpu ? probe : probeOnDevice)).Sum();
         }
         foreach (int window in new[] { -1, 3 })
         {

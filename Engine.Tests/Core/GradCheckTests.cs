@@ -88,6 +88,15 @@ public class GradCheckTests
         GradCheck.Check("rotary", t => Functional.Rotary(t[0], cos, sin), [X(2, 5, 3, 6)]);
         var targets = Tensor.FromArray(new long[] { 2, -1, 0, 6, 1 }, 5);
         GradCheck.Check("cross-entropy", t => Functional.CrossEntropy(t[0], targets), [X(5, 7)]);
+        // The cap inside the fused pass: its gradient by finite differences, and its value equal to the
+        // separate Softcap op followed by the plain cross-entropy (what the GPT computed before fusing).
+        var z = X(5, 7) * 3.0;
+        GradCheck.Check("softcapped cross-entropy", t => Functional.CrossEntropy(t[0], targets, softcap: 1.5), [z]);
+        Assert.Equal(Functional.CrossEntropy(z.Softcap(1.5), targets).Item(), Functional.CrossEntropy(z, targets, softcap: 1.5).Item(), 12);
+        var perToken = Functional.CrossEntropyPerToken(z, targets, softcap: 1.5).ToArray<double>();
+        var separate = Functional.CrossEntropyPerToken(z.Softcap(1.5), targets).ToArray<double>();
+        for (int i = 0; i < perToken.Length; i++) Assert.Equal(separate[i], perToken[i], 12);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Functional.CrossEntropy(z, targets, softcap: -1));
     }
 
     [Theory]

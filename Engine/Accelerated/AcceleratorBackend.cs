@@ -392,19 +392,19 @@ internal sealed class AcceleratorBackend(Accelerator accelerator, Device device)
     private static int IgnoreIndex(long ignoreIndex) =>
         ignoreIndex is >= int.MinValue and <= int.MaxValue ? (int)ignoreIndex : int.MaxValue;
 
-    public void CrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor lse, long ignoreIndex)
+    public void CrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor lse, long ignoreIndex, double softcap)
     {
         RequireFloat32(logits, "CrossEntropy");
         var temps = new List<Tensor>();
-        try { TensorKernels.CrossEntropy(accelerator, F(logits), Ids(targets, temps), F(losses), F(lse), logits.Dims[^1], IgnoreIndex(ignoreIndex)); }
+        try { TensorKernels.CrossEntropy(accelerator, F(logits), Ids(targets, temps), F(losses), F(lse), logits.Dims[^1], IgnoreIndex(ignoreIndex), (float)softcap); }
         finally { DisposeAll(temps); }
     }
 
-    public void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor lse, Tensor dLogits, long ignoreIndex, double scale)
+    public void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor lse, Tensor dLogits, long ignoreIndex, double scale, double softcap)
     {
         RequireFloat32(logits, "CrossEntropy backward");
         var temps = new List<Tensor>();
-        try { TensorKernels.CrossEntropyBackward(accelerator, F(logits), Ids(targets, temps), F(lse), F(dLogits), logits.Dims[^1], IgnoreIndex(ignoreIndex), (float)scale); }
+        try { TensorKernels.CrossEntropyBackward(accelerator, F(logits), Ids(targets, temps), F(lse), F(dLogits), logits.Dims[^1], IgnoreIndex(ignoreIndex), (float)scale, (float)softcap); }
         finally { DisposeAll(temps); }
     }
 

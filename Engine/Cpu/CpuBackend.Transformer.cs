@@ -315,10 +315,10 @@ internal sealed partial class CpuBackend
 
     // ------------------------------------------------------------------ cross-entropy
 
-    public void CrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor lse, long ignoreIndex)
+    public void CrossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor lse, long ignoreIndex, double softcap)
     {
-        if (logits.DType == DType.Float32) CrossEntropyT(logits, targets, losses, lse, ignoreIndex, 0f);
-        else CrossEntropyT(logits, targets, losses, lse, ignoreIndex, 0.0);
+        if (logits.DType == DType.Float32) CrossEntropyT(logits, targets, losses, lse, ignoreIndex, (float)softcap);
+        else CrossEntropyT(logits, targets, losses, lse, ignoreIndex, softcap);
     }
 
     internal static long[] ReadTargets(Tensor targets, int rows, int vocab, long ignoreIndex)
@@ -335,7 +335,20 @@ internal sealed partial class CpuBackend
         return tg;
     }
 
-    private static void CrossEntropyT<T>(Tensor logits, Tensor targets, Tensor losses, Tensor lse, long ignoreIndex, T _)
+    /// <summary>A row of logits into <paramref name="destination"/>, capped (cap·tanh(z/cap)) when <paramref name="cap"/> &gt; 0.</summary>
+    private static void CappedRow<T>(ReadOnlySpan<T> row, Span<T> destination, T cap) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (cap > T.Zero)
+        {
+            // The same three steps as the Softcap op, so the fused and the separate paths round alike.
+            TensorPrimitives.Multiply(row, T.One / cap, destination);
+            TensorPrimitives.Tanh<T>(destination, destination);
+            TensorPrimitives.Multiply(destination, cap, destination);
+        }
+        else row.CopyTo(destination);
+    }
+
+    private static void CrossEntropyT<T>(Tensor logits, Tensor targets, Tensor losses, Tensor lse, long ignoreIndex, T cap)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int vocab = logits.Dims[^1], rows = logits.Count / Math.Max(vocab, 1);
@@ -344,27 +357,28 @@ internal sealed partial class CpuBackend
         var lo = losses.Raw<T>(); var ll = lse.Raw<T>();
         For(rows, vocab, r =>
         {
-            var row = new ReadOnlySpan<T>(z, zo + r * vocab, vocab);
-            T max = TensorPrimitives.Max(row);
-            var scratch = System.Buffers.ArrayPool<T>.Shared.Rent(vocab);
-            var e = scratch.AsSpan(0, vocab);
-            TensorPrimitives.Subtract(row, max, e);
+            var scratch = System.Buffers.ArrayPool<T>.Shared.Rent(2 * vocab);
+            var zc = scratch.AsSpan(0, vocab);
+            var e = scratch.AsSpan(vocab, vocab);
+            CappedRow(new ReadOnlySpan<T>(z, zo + r * vocab, vocab), zc, cap);
+            T max = TensorPrimitives.Max<T>(zc);
+            TensorPrimitives.Subtract(zc, max, e);
             TensorPrimitives.Exp<T>(e, e);
             T sum = TensorPrimitives.Sum<T>(e);
-            System.Buffers.ArrayPool<T>.Shared.Return(scratch);
             T l = max + T.Log(sum);
             ll[r] = l;
-            lo[r] = tg[r] == ignoreIndex ? T.Zero : l - row[(int)tg[r]];
+            lo[r] = tg[r] == ignoreIndex ? T.Zero : l - zc[(int)tg[r]];
+            System.Buffers.ArrayPool<T>.Shared.Return(scratch);
         });
     }
 
-    public void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor lse, Tensor dLogits, long ignoreIndex, double scale)
+    public void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor lse, Tensor dLogits, long ignoreIndex, double scale, double softcap)
     {
-        if (logits.DType == DType.Float32) CrossEntropyBackwardT(logits, targets, lse, dLogits, ignoreIndex, (float)scale);
-        else CrossEntropyBackwardT(logits, targets, lse, dLogits, ignoreIndex, scale);
+        if (logits.DType == DType.Float32) CrossEntropyBackwardT(logits, targets, lse, dLogits, ignoreIndex, (float)scale, (float)softcap);
+        else CrossEntropyBackwardT(logits, targets, lse, dLogits, ignoreIndex, scale, softcap);
     }
 
-    private static void CrossEntropyBackwardT<T>(Tensor logits, Tensor targets, Tensor lse, Tensor dLogits, long ignoreIndex, T scale)
+    private static void CrossEntropyBackwardT<T>(Tensor logits, Tensor targets, Tensor lse, Tensor dLogits, long ignoreIndex, T scale, T cap)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int vocab = logits.Dims[^1], rows = logits.Count / Math.Max(vocab, 1);
@@ -375,10 +389,23 @@ internal sealed partial class CpuBackend
         {
             var drow = new Span<T>(dz, r * vocab, vocab);
             if (tg[r] == ignoreIndex) { drow.Clear(); return; }
-            TensorPrimitives.Subtract(new ReadOnlySpan<T>(z, zo + r * vocab, vocab), ll[r], drow);
+            var scratch = cap > T.Zero ? System.Buffers.ArrayPool<T>.Shared.Rent(vocab) : null;
+            var zc = scratch is null ? new ReadOnlySpan<T>(z, zo + r * vocab, vocab) : scratch.AsSpan(0, vocab);
+            if (scratch is not null) CappedRow(new ReadOnlySpan<T>(z, zo + r * vocab, vocab), scratch.AsSpan(0, vocab), cap);
+            TensorPrimitives.Subtract(zc, ll[r], drow);
             TensorPrimitives.Exp(drow, drow);
             drow[(int)tg[r]] -= T.One;
             TensorPrimitives.Multiply(drow, scale, drow);
+            if (scratch is not null)
+            {
+                // Through the cap: d(cap·tanh(z/cap))/dz = 1 − (zc/cap)².
+                var d = scratch.AsSpan(0, vocab);
+                TensorPrimitives.Multiply(d, d, d);
+                TensorPrimitives.Multiply(d, -T.One / (cap * cap), d);
+                TensorPrimitives.Add(d, T.One, d);
+                TensorPrimitives.Multiply(drow, d, drow);
+                System.Buffers.ArrayPool<T>.Shared.Return(scratch);
+            }
         });
     }
 

@@ -212,11 +212,15 @@ public static class Functional
 
     /// <summary>
     /// Mean cross-entropy of logits (…, V) against integer targets (…), skipping targets equal to
-    /// <paramref name="ignoreIndex"/>; the log-softmax is fused, so no probability matrix is kept.
+    /// <paramref name="ignoreIndex"/>; the log-softmax is fused, so no probability matrix is kept. With
+    /// <paramref name="softcap"/> &gt; 0 the logits are capped first (cap·tanh(z/cap), as
+    /// <see cref="Tensor.Softcap"/>) inside the same pass, which saves two logit-sized tensors (the capped
+    /// logits and their gradient): the GPT's head is the largest activation of a step.
     /// </summary>
-    public static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex = -1)
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex = -1, double softcap = 0)
     {
         RequireFloat(logits, "CrossEntropy", "logits");
+        RequireCap(softcap);
         if (!logits.Dims.AsSpan(0, logits.Rank - 1).SequenceEqual(targets.Dims))
             throw new ArgumentException($"CrossEntropy: logits {ShapeUtil.Format(logits.Dims)} need targets of shape {ShapeUtil.Format(logits.Dims[..^1])}, got {ShapeUtil.Format(targets.Dims)}.");
         int valid = CountValid(targets, ignoreIndex);
@@ -227,7 +231,7 @@ public static class Functional
         int rows = targets.Count;
         var losses = Tensor.Empty([rows], logits.DType, logits.Device);
         var lse = Tensor.Empty([rows], logits.DType, logits.Device);
-        logits.Device.Backend.CrossEntropy(zd, td, losses, lse, ignoreIndex);
+        logits.Device.Backend.CrossEntropy(zd, td, losses, lse, ignoreIndex, softcap);
         DisposeAll(temps);
         if (uploaded && !GradMode.ShouldRecord(logits)) targetsOn.Dispose();
         var loss = Tensor.Empty([], logits.DType, logits.Device);
@@ -238,7 +242,7 @@ public static class Functional
         {
             var t2 = new List<Tensor>();
             var dz = Tensor.Empty(logits.Dims, logits.DType, logits.Device);
-            logits.Device.Backend.CrossEntropyBackward(Kernel(logits, t2), Kernel(targetsOn, t2), lse, dz, ignoreIndex, g.Item() / Math.Max(valid, 1));
+            logits.Device.Backend.CrossEntropyBackward(Kernel(logits, t2), Kernel(targetsOn, t2), lse, dz, ignoreIndex, g.Item() / Math.Max(valid, 1), softcap);
             DisposeAll(t2);
             if (uploaded) targetsOn.Dispose();
             return [dz];
@@ -249,9 +253,10 @@ public static class Functional
     /// Cross-entropy of each row of logits (…, V) against its target (…), without gradients: the
     /// per-token losses that bits-per-byte and per-example evaluations need. Ignored rows get 0.
     /// </summary>
-    public static Tensor CrossEntropyPerToken(Tensor logits, Tensor targets, long ignoreIndex = -1)
+    public static Tensor CrossEntropyPerToken(Tensor logits, Tensor targets, long ignoreIndex = -1, double softcap = 0)
     {
         RequireFloat(logits, "CrossEntropyPerToken", "logits");
+        RequireCap(softcap);
         if (!logits.Dims.AsSpan(0, logits.Rank - 1).SequenceEqual(targets.Dims))
             throw new ArgumentException($"CrossEntropyPerToken: logits {ShapeUtil.Format(logits.Dims)} need targets of shape {ShapeUtil.Format(logits.Dims[..^1])}, got {ShapeUtil.Format(targets.Dims)}.");
         var targetsOn = IntegersOn(logits.Device, targets, logits.Dims[^1], ignoreIndex);
@@ -261,9 +266,15 @@ public static class Functional
         var losses = Tensor.Empty(targets.Dims, logits.DType, logits.Device);
         using (var lse = Tensor.Empty([targets.Count], logits.DType, logits.Device))
         using (var flat = losses.ReshapeNoGrad(targets.Count))
-            logits.Device.Backend.CrossEntropy(zd, td, flat, lse, ignoreIndex);
+            logits.Device.Backend.CrossEntropy(zd, td, flat, lse, ignoreIndex, softcap);
         DisposeAll(temps);
         return losses;
+    }
+
+    private static void RequireCap(double softcap)
+    {
+        if (!(softcap >= 0) || double.IsInfinity(softcap))
+            throw new ArgumentOutOfRangeException(nameof(softcap), softcap, "The logit softcap must be a finite number >= 0 (0: no cap).");
     }
 
     private static int CountValid(Tensor targets, long ignoreIndex)

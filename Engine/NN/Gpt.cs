@@ -135,15 +135,16 @@ public sealed class Gpt : IDisposable
     public int MaxPositions => _cos.Dims[0];
 
     /// <summary>Logits (B, T, vocab_size), softcapped, for token ids <paramref name="idx"/> (B, T) at positions 0 … T−1.</summary>
-    public Tensor Logits(Tensor idx) => Forward(idx, null);
+    public Tensor Logits(Tensor idx) => Forward(idx, null, capped: true);
 
     /// <summary>
     /// Logits for <paramref name="idx"/> continuing the tokens in <paramref name="cache"/>: their keys
     /// and values are appended to the cache and attention runs over everything cached (inference only).
     /// </summary>
-    public Tensor Logits(Tensor idx, Inference.KvCache cache) => Forward(idx, cache ?? throw new ArgumentNullException(nameof(cache)));
+    public Tensor Logits(Tensor idx, Inference.KvCache cache) => Forward(idx, cache ?? throw new ArgumentNullException(nameof(cache)), capped: true);
 
-    private Tensor Forward(Tensor idx, Inference.KvCache? cache)
+    /// <summary>The head's output before the softcap (the loss applies the cap inside its fused pass).</summary>
+    private Tensor Forward(Tensor idx, Inference.KvCache? cache, bool capped)
     {
         if (idx.Rank != 2)
             throw new ArgumentException($"GPT input must be token ids of shape (batch, time), got {ShapeUtil.Format(idx.Dims)}.");
@@ -172,7 +173,8 @@ public sealed class Gpt : IDisposable
         }
         cache?.Advance(t);
         x = RmsNorm(x, NormEps);
-        return Linear(x, LmHead).Softcap(LogitSoftcap);                         // (B, T, V)
+        var logits = Linear(x, LmHead);                                          // (B, T, V)
+        return capped ? logits.Softcap(LogitSoftcap) : logits;
     }
 
     /// <summary>Mean cross-entropy of next-token predictions; targets equal to -1 are ignored.</summary>
@@ -180,8 +182,9 @@ public sealed class Gpt : IDisposable
     {
         if (!ShapeUtil.SameShape(idx.Dims, targets.Dims))
             throw new ArgumentException($"Targets {ShapeUtil.Format(targets.Dims)} must have the shape of the inputs {ShapeUtil.Format(idx.Dims)}.");
-        var logits = Logits(idx);
-        return CrossEntropy(logits.Reshape(-1, Config.VocabSize), targets.Reshape(-1), ignoreIndex: -1);
+        // The softcap rides inside the cross-entropy: neither the capped logits nor their gradient are stored.
+        var logits = Forward(idx, null, capped: false);
+        return CrossEntropy(logits.Reshape(-1, Config.VocabSize), targets.Reshape(-1), ignoreIndex: -1, softcap: LogitSoftcap);
     }
 
     /// <summary>
