@@ -59,7 +59,8 @@ internal sealed record Preset(
     /// rows (d12) and 4 (d20) where nanochat uses 32: Engine keeps activations in fp32 (autocast only
     /// narrows the operands of products) and a step's tape holds every activation until the step ends;
     /// 32 rows of 2048 tokens alone hold 4 Gi logits of the 65,536-token vocabulary. Estimated peaks on an
-    /// 80 GB GPU: d12 at 8 rows about 35 GB, d20 at 4 about 40 GB (at 8 about 62 GB: try it once measured).
+    /// 80 GB GPU (the softcap fused into the loss, intermediate gradients freed during the backward): d12 at
+    /// 8 rows about 30 GB, d20 at 4 about 35 GB (at 8 about 55 GB: try it once measured).
     /// Gradient accumulation keeps the 524,288-token step. Sized on paper, not yet on a GPU.
     /// </summary>
     public static Preset Gpu(string name, int depth, int deviceBatch)
