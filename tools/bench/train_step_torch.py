@@ -17,7 +17,27 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fixtures"))
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+import reference_gpt  # noqa: E402
 from reference_gpt import GPT, GPTConfig, Muon  # noqa: E402
+
+
+def sdpa_attention(q, k, v, window=-1, return_lse=False):
+    """The reference's attention through F.scaled_dot_product_attention (flash or memory-efficient
+    kernels on a GPU), as a PyTorch user would write it: the peer to compare a GPU run against. Same
+    semantics: (B, T, H, D) in and out, GQA by repeating key heads, causal with an optional left window."""
+    rep = q.shape[2] // k.shape[2]
+    if rep > 1:
+        k = k.repeat_interleave(rep, dim=2)
+        v = v.repeat_interleave(rep, dim=2)
+    q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, H, T, D)
+    t = q.shape[2]
+    if window < 0 or window >= t - 1:
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    else:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=reference_gpt.attention_mask(t, window, q.device))
+    return out.transpose(1, 2)
+
 
 # The shapes of Engine.Benchmarks' GpuTrainStepBenchmark; issue2 (issue #2's: 4 layers, width 256, 4 heads,
 # sequence 256, batch 8, vocabulary 4096) is also the CPU benchmark's.
@@ -37,9 +57,17 @@ def main():
     ap.add_argument("--config", default="issue2", choices=sorted(CONFIGS))
     ap.add_argument("--tf32", action="store_true")
     ap.add_argument("--autocast", action="store_true", help="torch.autocast(bfloat16) around forward and loss, as nanochat trains")
+    ap.add_argument("--attention", choices=["auto", "sdpa", "explicit"], default="auto",
+                    help="sdpa: F.scaled_dot_product_attention (the default on CUDA, what a PyTorch user runs); "
+                         "explicit: the reference's masked softmax (the default on the CPU, and the only one torch 1.x has)")
     args, _ = ap.parse_known_args()
     CONFIG = CONFIGS[args.config]
     cuda = args.device == "cuda"
+    attention = args.attention if args.attention != "auto" else ("sdpa" if cuda else "explicit")
+    if attention == "sdpa":
+        if not hasattr(F, "scaled_dot_product_attention"):
+            raise SystemExit(f"torch {torch.__version__} has no scaled_dot_product_attention; use --attention explicit")
+        reference_gpt.causal_attention = sdpa_attention
     torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     torch.backends.cudnn.allow_tf32 = args.tf32
@@ -89,7 +117,7 @@ def main():
         times.append((time.perf_counter() - t0) * 1e3)
         print(f"torch step {i}: {times[-1]:.1f} ms loss {loss:.4f}")
     if cuda:
-        print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, config {args.config}, tf32 {args.tf32}, autocast {args.autocast}")
+        print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, config {args.config}, tf32 {args.tf32}, autocast {args.autocast}, attention {attention}")
     else:
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, blas: "
               f"{'openblas' if 'openblas' in torch.__config__.show().lower() else 'other'}")
