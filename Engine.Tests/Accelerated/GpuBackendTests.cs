@@ -378,6 +378,9 @@ public sealed class GpuBackendTests : IDisposable
         Assert.Contains("float32", n.Message);
         var m = Assert.Throws<ArgumentException>(() => Tensor.Zeros([3]) + Tensor.Zeros([3], DType.Float32, gpu));
         Assert.Contains("different devices", m.Message);
+        var linear = Assert.Throws<ArgumentException>(() => Functional.Linear(Tensor.Zeros([2, 4]), Tensor.Zeros([3, 4], DType.Float32, gpu)));
+        Assert.Contains("weight is on", linear.Message);
+        Assert.Contains("To(device)", linear.Message);
         var host = Assert.Throws<InvalidOperationException>(() => Tensor.Zeros([3], DType.Float32, gpu).Span<float>());
         Assert.Contains("ToArray", host.Message);
     }

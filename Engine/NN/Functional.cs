@@ -82,6 +82,7 @@ public static class Functional
     public static Tensor Linear(Tensor x, Tensor weight)
     {
         RequireFloat(x, "Linear", "x");
+        RequireSameDevice("Linear", ("x", x), ("weight", weight));
         if (weight.Rank != 2 || x.Rank < 1 || x.Dims[^1] != weight.Dims[1])
             throw new ArgumentException($"Linear: input {ShapeUtil.Format(x.Dims)} does not match weight {ShapeUtil.Format(weight.Dims)} (the input's last dimension must equal the weight's second).");
         if (x.DType != weight.DType)
@@ -145,6 +146,7 @@ public static class Functional
     public static Tensor Rotary(Tensor x, Tensor cos, Tensor sin)
     {
         RequireFloat(x, "Rotary", "x");
+        RequireSameDevice("Rotary", ("x", x), ("cos", cos), ("sin", sin));
         if (x.Rank != 4 || x.Dims[3] % 2 != 0)
             throw new ArgumentException($"Rotary: x must be (batch, time, heads, head_dim) with an even head_dim, got {ShapeUtil.Format(x.Dims)}.");
         int t = x.Dims[1], half = x.Dims[3] / 2;
@@ -176,6 +178,7 @@ public static class Functional
     public static Tensor CausalAttention(Tensor q, Tensor k, Tensor v, int window = -1, double? scale = null)
     {
         RequireFloat(q, "CausalAttention", "q");
+        RequireSameDevice("CausalAttention", ("q", q), ("k", k), ("v", v));
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4)
             throw new ArgumentException($"CausalAttention: q, k, v must be (batch, time, heads, head_dim), got {ShapeUtil.Format(q.Dims)}, {ShapeUtil.Format(k.Dims)}, {ShapeUtil.Format(v.Dims)}.");
         if (!ShapeUtil.SameShape(k.Dims, v.Dims) || k.Dims[0] != q.Dims[0] || k.Dims[1] < q.Dims[1] || k.Dims[3] != q.Dims[3])
@@ -269,6 +272,15 @@ public static class Functional
             logits.Device.Backend.CrossEntropy(zd, td, flat, lse, ignoreIndex, softcap);
         DisposeAll(temps);
         return losses;
+    }
+
+    /// <summary>Every operand on the first one's device, or a message naming the one that is not and where each lives.</summary>
+    private static void RequireSameDevice(string op, params ReadOnlySpan<(string Name, Tensor Tensor)> operands)
+    {
+        var device = operands[0].Tensor.Device;
+        foreach (var (name, t) in operands)
+            if (t.Device != device)
+                throw new ArgumentException($"{op}: {name} is on {t.Device} but {operands[0].Name} is on {device}; move one with To(device).");
     }
 
     private static void RequireCap(double softcap)
