@@ -79,4 +79,11 @@ internal interface IBackend
 
     /// <summary>One AdamW update of p in place from gradient g and moments m, v (updated in place).</summary>
     void AdamW(Tensor p, Tensor g, Tensor m, Tensor v, Optim.AdamWStep step);
+
+    /// <summary>
+    /// One whole Muon update of a 2-D weight in a fused device path (momentum, Newton–Schulz, the scaled
+    /// step), when the backend has one for this weight; false leaves the update to <see cref="Optim.Muon"/>'s
+    /// generic ops. The CPU has none.
+    /// </summary>
+    bool TryMuonStep(Tensor p, Tensor g, Tensor momentumBuffer, double learningRate, double momentum, bool nesterov, int steps);
 }

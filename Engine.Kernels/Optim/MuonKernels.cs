@@ -30,14 +30,16 @@ public static class MuonKernels
     [Kernel]
     internal static void MomentumKernel(ArrayView<float> gradient, ArrayView<float> buffer, ArrayView<float> direction, float momentum, int nesterov, ArrayView<float> sumOfSquares)
     {
-        // buf ← μ·buf + g; direction = g + μ·buf (Nesterov) or buf; and Σ direction², one atomic per warp.
+        // nanochat's (and Engine's CPU Muon's) lerps: buf ← μ·buf + (1 − μ)·g; direction = (1 − μ)·g + μ·buf
+        // (Nesterov) or buf; and Σ direction², one atomic per warp. The (1 − μ) matters beyond a scale: the
+        // buffer is saved in checkpoints, and schedules change μ from step to step.
         float squares = 0f;
         for (int i = Grid.GlobalIndexX; i < gradient.Length; i += Grid.GlobalDimX)
         {
             float g = gradient[i];
-            float b = momentum * buffer[i] + g;
+            float b = momentum * buffer[i] + (1f - momentum) * g;
             buffer[i] = b;
-            float d = nesterov != 0 ? g + momentum * b : b;
+            float d = nesterov != 0 ? (1f - momentum) * g + momentum * b : b;
             direction[i] = d;
             squares += d * d;
         }

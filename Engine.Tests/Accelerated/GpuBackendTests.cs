@@ -304,6 +304,49 @@ public sealed class GpuBackendTests : IDisposable
         finally { gpu.Autocast = was; }
     }
 
+    [Theory, MemberData(nameof(TensorCoreDevices))]
+    public void Autocast_muon_steps_tall_and_wide_weights_on_tensor_cores_like_the_cpu(string kind)
+    {
+        var gpu = Make(kind);
+        var backend = (Engine.Accelerated.AcceleratorBackend)gpu.Backend;
+        var r = new Random(6);
+        bool was = gpu.Autocast;
+        gpu.Autocast = true;
+        try
+        {
+            foreach (var (rows, cols) in new[] { (128, 256), (256, 128) })
+            {
+                using var cpuP = Rand(r, rows, cols);
+                using var gpuP = cpuP.To(gpu);
+                cpuP.RequiresGrad = gpuP.RequiresGrad = true;
+                using var cpuMuon = new Muon([new ParamGroup([cpuP], 0.02)]);
+                using var gpuMuon = new Muon([new ParamGroup([gpuP], 0.02)]);
+                long calls = backend.TensorCoreCalls;
+                for (int step = 0; step < 2; step++)
+                {
+                    using var g = Rand(r, rows, cols);
+                    cpuP.Grad = g.Detach();
+                    gpuP.Grad = g.To(gpu);
+                    // A schedule moving μ between steps, as nanochat's warm-up does: the buffers must agree anyway.
+                    cpuMuon.Momentum = gpuMuon.Momentum = step == 0 ? 0.85 : 0.9;
+                    var before = cpuP.ToArray<float>();
+                    cpuMuon.Step();
+                    gpuMuon.Step();
+                    var cpuUpdate = cpuP.ToArray<float>().Zip(before, (a, b) => a - b).ToArray();
+                    var gpuUpdate = gpuP.ToArray<float>().Zip(before, (a, b) => a - b).ToArray();
+                    double e = RelErr(cpuUpdate, gpuUpdate, "update");
+                    Assert.True(e < 0.03, $"{rows}x{cols} step {step}: the bf16 Newton-Schulz update is {e:E2} from the CPU's fp32 one");
+                    gpuP.Grad.Dispose();
+                    cpuP.CopyFrom(gpuP);   // the next step starts from the same weights on both
+                }
+                var (cpuState, gpuState) = (cpuMuon.State().Single().Tensor, gpuMuon.State().Single().Tensor);
+                Close(cpuState, gpuState, $"{rows}x{cols} momentum buffer", 1e-6);
+                Assert.Equal(calls + 2, backend.TensorCoreCalls);
+            }
+        }
+        finally { gpu.Autocast = was; }
+    }
+
     private static GptConfig TinyGpt => new() { SequenceLen = 8, VocabSize = 13, NLayer = 2, NHead = 4, NKvHead = 2, NEmbd = 16, WindowPattern = "SL" };
 
     private static (Tensor X, Tensor Y) Batch(int step)

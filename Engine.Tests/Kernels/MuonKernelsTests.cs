@@ -72,8 +72,8 @@ public class MuonKernelsTests
             float[] direction = new float[p.Length];
             for (int i = 0; i < p.Length; i++)
             {
-                buffer[i] = momentum * buffer[i] + g[i];
-                direction[i] = (float)(g[i] + momentum * buffer[i]);
+                buffer[i] = momentum * buffer[i] + (1 - momentum) * g[i];
+                direction[i] = (float)((1 - momentum) * g[i] + momentum * buffer[i]);
             }
             using var update = Muon.NewtonSchulz(Tensor.FromArray(direction, rows, cols), 5);
             float[] u = update.ToArray<float>();

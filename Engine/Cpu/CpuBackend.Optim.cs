@@ -6,6 +6,9 @@ namespace Engine.Cpu;
 // Optimizer updates, fused into one pass over each parameter.
 internal sealed partial class CpuBackend
 {
+    /// <summary>The CPU runs Muon through the generic ops (fp32 Newton–Schulz on our SGEMM).</summary>
+    public bool TryMuonStep(Tensor p, Tensor g, Tensor momentumBuffer, double learningRate, double momentum, bool nesterov, int steps) => false;
+
     public void AdamW(Tensor p, Tensor g, Tensor m, Tensor v, AdamWStep s)
     {
         if (p.DType == DType.Float32) AdamWT(p.Span<float>(), g.Span<float>(), m.Span<float>(), v.Span<float>(), s);

@@ -44,8 +44,9 @@ public sealed class Muon : Optimizer
             {
                 if (p.Grad is null) continue;
                 if (!_momentum.TryGetValue(p, out var buf)) { buf = NewState(p); _momentum[p] = buf; _order.Add(p); }
-                using var scope = new TensorScope();
                 var backend = p.Device.Backend;
+                if (backend.TryMuonStep(p, p.Grad, buf, g.LearningRate, Momentum, Nesterov, NsSteps)) continue;
+                using var scope = new TensorScope();
                 // buf = μ·buf + (1 − μ)·g
                 backend.Unary(UnaryOp.Scale, buf, buf, Momentum);
                 backend.AddInPlace(buf, p.Grad, 1 - Momentum);
