@@ -1,4 +1,5 @@
-// The first thing to run: trains a small nanochat-architecture GPT on the CPU, on text that ships
+// The first thing to run: trains a small nanochat-architecture GPT (on the GPU when there is one, else
+// the CPU: Device.Default), on text that ships
 // with the .NET SDK (its API reference docs), then completes a few prompts. Byte-level tokens keep
 // it self-contained; samples/NanoChat (BPE tokenizer, SFT, chat) supersedes it.
 using System.Diagnostics;
@@ -19,9 +20,11 @@ int split = (int)(data.Length * 0.95);
 Console.WriteLine($"data: {data.Length / 1e6:F1} MB of .NET SDK reference docs, byte tokens (vocab 256); train/val split at 95%");
 
 var config = new GptConfig { SequenceLen = seq, VocabSize = 256, NLayer = 4, NHead = 4, NKvHead = 2, NEmbd = 128, WindowPattern = "L" };
-using var model = new Gpt(config, seed: 42);
+var device = Device.Default;
+using var model = new Gpt(config, seed: 42, device: device);   // byte ids stay on the CPU: the model uploads them
 using var opt = new GptOptimizers(model);
 var schedule = new LrSchedule(steps, WarmupSteps: 0, WarmdownRatio: 0.3);
+Console.WriteLine($"device: {device}{(device.Accelerator is { } gpu ? $" ({gpu.Name})" : "")}");
 Console.WriteLine($"model: {model.ParameterCount / 1e6:F2} M parameters, {config.NLayer} layers, width {config.NEmbd}, {config.NHead} heads ({config.NKvHead} kv)");
 
 var random = new Random(0);
