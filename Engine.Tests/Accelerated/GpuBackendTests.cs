@@ -64,6 +64,32 @@ public sealed class GpuBackendTests : IDisposable
 
     private static Tensor Rand(Random r, params int[] shape) => Tensor.RandN(shape, r);
 
+    [Fact]
+    public void Device_parse_takes_cpu_cuda_and_auto_and_says_why_cuda_is_missing()
+    {
+        Assert.Same(Device.Cpu, Device.Parse(" CPU "));
+        Assert.Contains("'tpu'", Assert.Throws<ArgumentException>(() => Device.Parse("tpu")).Message);
+        if (Device.CudaUnavailable is { } why)
+        {
+            Assert.Same(Device.Cpu, Device.Parse("auto"));
+            Assert.Same(Device.Cpu, Device.Default);
+            var e = Assert.Throws<NotSupportedException>(() => Device.Parse("cuda"));
+            Assert.Contains(why, e.Message);
+            Assert.Contains("Device.Cpu", e.Message);
+        }
+        else
+        {
+            Assert.Same(Device.Cuda, Device.Parse("auto"));
+            Assert.Equal(DeviceKind.Cuda, Device.Parse("cuda:0").Kind);
+        }
+        using var accelerator = new CpuAccelerator(4);
+        var emulated = Device.FromAccelerator(accelerator, "interp");
+        Assert.Equal(DeviceKind.Emulated, emulated.Kind);
+        Assert.Equal("interp", emulated.ToString());
+        Assert.Same(accelerator, emulated.Accelerator);
+        Assert.Null(Device.Cpu.Accelerator);
+    }
+
     [Theory, MemberData(nameof(Devices))]
     public void Transfers_round_trip_every_dtype_and_view(string kind)
     {
