@@ -7,18 +7,19 @@ namespace Engine.Accelerated;
 /// <summary>
 /// The GPU backend: every op of <see cref="IBackend"/> as Engine.Kernels launches on an
 /// <see cref="Accelerator"/> (a CUDA GPU, or Engine.Gpu's CPU interpreter as the emulated device of the
-/// tests). Tensors stay on the device between ops; nothing is copied to the host except where an op
-/// must decide on values there (none in the training step). Compute is fp32 with the CPU backend's
-/// formulas, so both devices train the same model up to the order of additions; the matrix products are
-/// <see cref="FloatGemm"/> and attention is <see cref="FloatAttention"/> (the materialised-scores path).
+/// tests). Tensors stay on the device between ops; the backend itself never reads values back to the
+/// host. Compute is fp32 with the CPU backend's formulas, so both devices train the same model up to the
+/// order of additions: the matrix products are <see cref="FloatGemm"/> and attention is
+/// <see cref="FloatAttention"/> (the materialised-scores path). Under <see cref="Device.Autocast"/> the
+/// products, training attention and Muon that fit the tensor-core tiles run in bf16 instead
+/// (<see cref="TensorCoreGemm"/>, <see cref="FlashAttention"/>, <see cref="MuonKernels"/>).
 /// </summary>
 /// <remarks>
 /// Decisions, for whoever extends this: fp32 first because it makes every op checkable against the CPU
-/// backend to ~1e-6 and needs no loss scaling or master-weight copies; the bf16 tensor-core GEMM and flash
-/// attention kernels of Engine.Kernels are the next step for speed (an autocast-style mode that casts
-/// operands to bf16 around the products), measured against PyTorch on the GPU. Kernels launch on the
-/// accelerator's stream in order, so buffers reused by the caching allocator are never overwritten while
-/// an earlier kernel still reads them.
+/// backend to ~1e-6 and needs no loss scaling or master-weight copies; autocast keeps fp32 weights,
+/// gradients and optimizer state and narrows only the operands of the products, as torch.autocast does.
+/// Kernels launch on the accelerator's stream in order, so buffers reused by the caching allocator are
+/// never overwritten while an earlier kernel still reads them. docs/gpu-backend.md has the rest.
 /// </remarks>
 internal sealed class AcceleratorBackend(Accelerator accelerator, Device device) : IBackend
 {
