@@ -28,6 +28,7 @@ public class PipelineTests
                 Assert.Contains(stage, output);
             Assert.Contains("val bpb", output);
             Assert.Contains("MFU", output);
+            Assert.Contains("peak mem", output);
             Assert.Contains("arithmetic:", output);
             foreach (var file in new[] { "tokenizer/tokenizer.tiktoken", "tokenizer/tokenizer.json", "shards/train_000.bin", "shards/val_000.bin",
                          "base/model.safetensors", "base/optimizer.safetensors", "sft/model.safetensors", "sft/config.json",

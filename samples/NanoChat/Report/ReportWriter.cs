@@ -35,7 +35,7 @@ internal static class ReportWriter
             md.AppendLine(CultureInfo.InvariantCulture, $"| tokenize to shards | {Num(sh, "seconds", "F1")} | | {Num(sh, "train_tokens", "N0")} train / {Num(sh, "val_tokens", "N0")} validation tokens |");
         var pre = metrics.Read("pretrain");
         if (pre is not null)
-            md.AppendLine(CultureInfo.InvariantCulture, $"| pretrain | {Num(pre, "seconds", "F0")} | {Num(pre, "tokens_per_s", "N0")} tok/s, {Num(pre, "gflops_per_s", "F1")} GFLOP/s | {Num(pre, "steps", "N0")} steps x {Num(pre, "tokens_per_step", "N0")} tokens; MFU {Pct(pre, "mfu")} of an assumed {Num(pre, "peak_gflops", "F0")} GFLOP/s on {Str(pre, "device")} ({Str(pre, "precision")}) |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| pretrain | {Num(pre, "seconds", "F0")} | {Num(pre, "tokens_per_s", "N0")} tok/s, {Num(pre, "gflops_per_s", "F1")} GFLOP/s | {Num(pre, "steps", "N0")} steps x {Num(pre, "tokens_per_step", "N0")} tokens; MFU {Pct(pre, "mfu")} of an assumed {Num(pre, "peak_gflops", "F0")} GFLOP/s on {Str(pre, "device")} ({Str(pre, "precision")}), peak memory {Gib(pre, "peak_memory_bytes")} GiB |");
         var sft = metrics.Read("sft");
         if (sft is not null)
             md.AppendLine(CultureInfo.InvariantCulture, $"| sft | {Num(sft, "seconds", "F0")} | {Num(sft, "tokens_per_s", "N0")} tok/s | {Num(sft, "steps", "N0")} steps x {Num(sft, "batch", "N0")} conversations, {Num(sft, "assistant_tokens", "N0")} assistant tokens trained on |");
@@ -110,6 +110,9 @@ internal static class ReportWriter
 
     private static string Mb(Dictionary<string, JsonElement> m, string key) =>
         m.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.Number ? (v.GetDouble() / 1e6).ToString("F1", CultureInfo.InvariantCulture) : "-";
+
+    private static string Gib(Dictionary<string, JsonElement> m, string key) =>
+        m.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.Number ? (v.GetDouble() / 1073741824.0).ToString("F2", CultureInfo.InvariantCulture) : "-";
 
     private static string Pct(Dictionary<string, JsonElement> m, string key) =>
         m.TryGetValue(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("P1", CultureInfo.InvariantCulture) : "-";

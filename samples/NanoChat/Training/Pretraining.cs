@@ -117,6 +117,9 @@ internal static class Pretraining
             csv.WriteLine($"0,,,,{lastBpb.ToString("R", CultureInfo.InvariantCulture)}");
         }
 
+        // The device's high-water mark over the run (weights, optimizer state, a step's activations): what
+        // sizes --device-batch on a GPU.
+        run.Device.ResetPeakLiveBytes();
         int completed = ConsoleUi.WithProgress("pretrain", o.Steps, startStep, report =>
         {
             trainer.StepCompleted += r =>
@@ -128,7 +131,7 @@ internal static class Pretraining
                 if (o.EvalEvery > 0 && (r.Step % o.EvalEvery == 0 || r.Step == o.Steps)) bpb = lastBpb = Bpb();
                 string mfu = peak > 0 ? $" | MFU {100 * r.FlopsPerSecond / (peak * 1e9):F1}%" : "";
                 string line = $"step {r.Step}/{o.Steps} | loss {r.Loss:F4} | lrm {r.LearningRateMultiplier:F2} | {r.TokensPerSecond:N0} tok/s | {r.FlopsPerSecond / 1e9:F1} GFLOP/s{mfu}" +
-                    (bpb is { } b ? $" | val bpb {b:F4}" : "");
+                    $" | peak mem {run.Device.PeakLiveBytes / 1073741824.0:F2} GiB" + (bpb is { } b ? $" | val bpb {b:F4}" : "");
                 csv.WriteLine(string.Join(",", r.Step.ToString(CultureInfo.InvariantCulture), r.Loss.ToString("R", CultureInfo.InvariantCulture),
                     r.LearningRateMultiplier.ToString("R", CultureInfo.InvariantCulture), r.TokensPerSecond.ToString("F1", CultureInfo.InvariantCulture),
                     bpb?.ToString("R", CultureInfo.InvariantCulture) ?? ""));
@@ -168,6 +171,7 @@ internal static class Pretraining
             ["gflops_per_s"] = tokensPerSecond * flopsPerToken / 1e9,
             ["peak_gflops"] = peak,
             ["device"] = run.Device.Accelerator?.Name ?? "cpu",
+            ["peak_memory_bytes"] = run.Device.PeakLiveBytes,
             ["precision"] = precision,
             ["mfu"] = peak > 0 ? tokensPerSecond * flopsPerToken / (peak * 1e9) : 0,
             ["final_loss"] = double.IsFinite(lastLoss) ? lastLoss : 0,
