@@ -107,7 +107,8 @@ internal static class GpuTrainStepBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"config {config} ({(device.Autocast ? "bf16 autocast" : "fp32")}): {modelConfig.NLayer} layers, width {modelConfig.NEmbd}, seq {t}, batch {batch}, vocab {modelConfig.VocabSize}, {model.ParameterCount:N0} parameters"));
             string mfu = peak > 0 ? FormattableString.Invariant($" MFU_{(device.Autocast ? "bf16" : "fp32")}={100 * flops / peak:F1}%") : "";
-            Console.WriteLine(FormattableString.Invariant($"engine_ms_per_step={median:F1} tokens_per_s={tokensPerSecond:F0} TFLOP/s={flops / 1e12:F2}") + mfu);
+            Console.WriteLine(FormattableString.Invariant($"engine_ms_per_step={median:F1} tokens_per_s={tokensPerSecond:F0} TFLOP/s={flops / 1e12:F2}") + mfu +
+                FormattableString.Invariant($" peak_mem_GiB={device.PeakLiveBytes / 1073741824.0:F2}"));
             return 0;
         }
     }

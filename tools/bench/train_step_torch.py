@@ -122,6 +122,8 @@ def main():
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, blas: "
               f"{'openblas' if 'openblas' in torch.__config__.show().lower() else 'other'}")
     print("torch phases (median ms): " + ", ".join(f"{k} {statistics.median(v[2:]):.1f}" for k, v in phases.items()))
+    if cuda:
+        print(f"torch_peak_mem_GiB={torch.cuda.max_memory_allocated() / 2**30:.2f}")
     print(f"torch_ms_per_step={statistics.median(times):.1f}")
 
 

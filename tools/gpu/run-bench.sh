@@ -26,4 +26,4 @@ for config in issue2 d12; do
   run python3 tools/bench/train_step_torch.py --device cuda --config "$config" --steps 10 --autocast
 done
 run bash .device/run.sh Engine.Benchmarks compile
-grep -E "TFLOP/s|GB/s|speedup|slowest|ms_per_step" "$log" | sed 's/^/  /'
+grep -E "TFLOP/s|GB/s|speedup|slowest|ms_per_step|peak_mem" "$log" | sed 's/^/  /'
