@@ -208,12 +208,15 @@ public sealed partial class Tensor : IDisposable
         ThrowIfDisposed();
         if (DTypeInfo.Of<T>() != DType)
             throw new InvalidOperationException($"Tensor has dtype {DType}; read it with ToArray<{DType.ClrType().Name}>() or convert it with To(DType.{DTypeInfo.Of<T>()}) first.");
+        var result = new T[Count];
         if (Storage is not CpuStorage)
         {
-            using var host = CopyTo(Device.Cpu);
-            return host.ToArray<T>();
+            // Straight from the device into the result (a packed copy first when this is a strided view).
+            var (src, owned) = Dense();
+            try { ((Accelerated.DeviceStorage)src.Storage).Buffer.CopyBytesToCPU(MemoryMarshal.AsBytes(result.AsSpan())); }
+            finally { if (owned) src.Dispose(); }
+            return result;
         }
-        var result = new T[Count];
         StridedCopy.ToContiguous(Raw<T>(), Offset, Dims, StridesArray, result);
         return result;
     }
