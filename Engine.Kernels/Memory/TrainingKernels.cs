@@ -255,22 +255,35 @@ public static class TrainingKernels
     }
 
     [Kernel]
-    internal static void ToBf16Kernel(ArrayView<float> source, ArrayView<uint> destination)
+    internal static void ToBf16Kernel(ArrayView<float> source, ArrayView<BFloat16> destination)
     {
-        for (int i = Grid.GlobalIndexX; i < destination.Length; i += Grid.GlobalDimX)
+        // Pairs as one 32-bit store each; an odd count leaves one value, which the first thread converts.
+        int count = destination.Length;
+        ArrayView<uint> pairs = destination.SubView(0, count & ~1).Cast<uint>();
+        for (int i = Grid.GlobalIndexX; i < pairs.Length; i += Grid.GlobalDimX)
         {
-            destination[i] = TensorCore.PackBFloat162(source[2 * i], source[2 * i + 1]);
+            pairs[i] = TensorCore.PackBFloat162(source[2 * i], source[2 * i + 1]);
+        }
+        if ((count & 1) != 0 && Grid.GlobalIndexX == 0)
+        {
+            destination[count - 1] = (BFloat16)source[count - 1];
         }
     }
 
     [Kernel]
-    internal static void ToFloatKernel(ArrayView<uint> source, ArrayView<float> destination)
+    internal static void ToFloatKernel(ArrayView<BFloat16> source, ArrayView<float> destination)
     {
-        for (int i = Grid.GlobalIndexX; i < source.Length; i += Grid.GlobalDimX)
+        int count = source.Length;
+        ArrayView<uint> pairs = source.SubView(0, count & ~1).Cast<uint>();
+        for (int i = Grid.GlobalIndexX; i < pairs.Length; i += Grid.GlobalDimX)
         {
-            uint pair = source[i];
+            uint pair = pairs[i];
             destination[2 * i] = Lo(pair);
             destination[2 * i + 1] = Hi(pair);
+        }
+        if ((count & 1) != 0 && Grid.GlobalIndexX == 0)
+        {
+            destination[count - 1] = (float)source[count - 1];
         }
     }
 
@@ -528,30 +541,32 @@ public static class TrainingKernels
             Streaming(pairs.Length), ids, pairs, dTable, width, dTable.Length / width);
     }
 
-    /// <summary>fp32 to bf16, rounding to nearest even (master weights to operand copies).</summary>
+    /// <summary>fp32 to bf16, rounding to nearest even, NaN kept (master weights to operand copies; Engine's GPU backend's casts).</summary>
     /// <param name="accelerator">Where the views live.</param>
-    /// <param name="source">fp32 values (an even count).</param>
-    /// <param name="destination">Written: the same count of bf16 values.</param>
+    /// <param name="source">fp32 values, any count.</param>
+    /// <param name="destination">Written: the same count of bf16 values, starting 4-byte aligned (an even element of a buffer).</param>
     public static void ToBf16(Accelerator accelerator, ArrayView<float> source, ArrayView<BFloat16> destination)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         SameLength(source, nameof(source), destination, nameof(destination));
-        EvenLength(source.Length, nameof(source));
-        ArrayView<uint> pairs = destination.Cast<uint>();
-        accelerator.LoadKernel<ArrayView<float>, ArrayView<uint>>(ToBf16Kernel)(Streaming(pairs.Length), source, pairs);
+        if (source.Length > 0)
+        {
+            accelerator.LoadKernel<ArrayView<float>, ArrayView<BFloat16>>(ToBf16Kernel)(Streaming(Math.Max(1, source.Length / 2)), source, destination);
+        }
     }
 
     /// <summary>bf16 to fp32 (exact).</summary>
     /// <param name="accelerator">Where the views live.</param>
-    /// <param name="source">bf16 values (an even count).</param>
+    /// <param name="source">bf16 values, any count, starting 4-byte aligned (an even element of a buffer).</param>
     /// <param name="destination">Written: the same count of fp32 values.</param>
     public static void ToFloat(Accelerator accelerator, ArrayView<BFloat16> source, ArrayView<float> destination)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         SameLength(source, nameof(source), destination, nameof(destination));
-        EvenLength(source.Length, nameof(source));
-        ArrayView<uint> pairs = source.Cast<uint>();
-        accelerator.LoadKernel<ArrayView<uint>, ArrayView<float>>(ToFloatKernel)(Streaming(pairs.Length), pairs, destination);
+        if (source.Length > 0)
+        {
+            accelerator.LoadKernel<ArrayView<BFloat16>, ArrayView<float>>(ToFloatKernel)(Streaming(Math.Max(1, source.Length / 2)), source, destination);
+        }
     }
 
     /// <summary>
@@ -569,14 +584,6 @@ public static class TrainingKernels
             throw new ArgumentException($"total has {total.Length} elements; the sum goes into exactly one.", nameof(total));
         }
         accelerator.LoadKernel<ArrayView<float>, ArrayView<float>>(SumOfSquaresKernel)(Streaming(Math.Max(1, x.Length / 8)), x, total);
-    }
-
-    private static void EvenLength(int length, string name)
-    {
-        if (length % 2 != 0)
-        {
-            throw new ArgumentException($"{name} has {length} elements; the casts move pairs, so the count must be even.", name);
-        }
     }
 
     /// <summary>

@@ -32,16 +32,23 @@ public static partial class TensorKernels
     public static void RmsNorm(Accelerator accelerator, ArrayView<float> x, ArrayView<float> y, ArrayView<float> rstd, int width, float epsilon)
     {
         SameLength(x, nameof(x), y, nameof(y));
-        int rows = RowsOf(x.Length, width, nameof(x));
-        if (rstd.Length != rows)
-        {
-            throw new ArgumentException($"rstd has {rstd.Length} elements; x has {rows} rows of width {width}.", nameof(rstd));
-        }
+        int rows = NormRows(x, rstd, width);
         if (rows == 0)
         {
             return;
         }
         accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(RmsNormKernel)(Rows(rows, RowSize(width, accelerator.WarpSize)), x, y, rstd, width, epsilon);
+    }
+
+    /// <summary>The rows of x, after checking rstd holds one value per row.</summary>
+    private static int NormRows(ArrayView<float> x, ArrayView<float> rstd, int width)
+    {
+        int rows = RowsOf(x.Length, width, nameof(x));
+        if (rstd.Length != rows)
+        {
+            throw new ArgumentException($"rstd has {rstd.Length} elements; x has {rows} rows of width {width}.", nameof(rstd));
+        }
+        return rows;
     }
 
     [Kernel]
@@ -69,11 +76,7 @@ public static partial class TensorKernels
     {
         SameLength(x, nameof(x), dy, nameof(dy));
         SameLength(x, nameof(x), dx, nameof(dx));
-        int rows = RowsOf(x.Length, width, nameof(x));
-        if (rstd.Length != rows)
-        {
-            throw new ArgumentException($"rstd has {rstd.Length} elements; x has {rows} rows of width {width}.", nameof(rstd));
-        }
+        int rows = NormRows(x, rstd, width);
         if (rows == 0)
         {
             return;

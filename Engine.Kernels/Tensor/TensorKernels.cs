@@ -43,7 +43,8 @@ public enum BinaryFunction
 
 /// <summary>
 /// The fp32 kernels behind Engine's GPU backend for everything but the matrix products
-/// (<see cref="FloatGemm"/>): fills and strided copies of any element width, casts, broadcasting
+/// (<see cref="FloatGemm"/>): fills and strided copies of any element width, integer casts (the bf16 ones are
+/// <see cref="TrainingKernels.ToBf16"/> and <see cref="TrainingKernels.ToFloat"/>), broadcasting
 /// arithmetic, the unary functions and their derivatives, reductions to a broadcast shape, and the row
 /// kernels of the GPT (RMSNorm, softmax, cross-entropy, embedding, rotary, the softmax and gradient
 /// steps of attention). They compute exactly what Engine's CPU backend computes, in the same fp32
@@ -222,24 +223,6 @@ public static partial class TensorKernels
     }
 
     [Kernel]
-    internal static void FloatToBf16Kernel(ArrayView<float> source, ArrayView<BFloat16> destination)
-    {
-        for (int i = Grid.GlobalIndexX; i < source.Length; i += Grid.GlobalDimX)
-        {
-            destination[i] = (BFloat16)source[i];
-        }
-    }
-
-    [Kernel]
-    internal static void Bf16ToFloatKernel(ArrayView<BFloat16> source, ArrayView<float> destination)
-    {
-        for (int i = Grid.GlobalIndexX; i < source.Length; i += Grid.GlobalDimX)
-        {
-            destination[i] = (float)source[i];
-        }
-    }
-
-    [Kernel]
     internal static void LongToIntKernel(ArrayView<long> source, ArrayView<int> destination)
     {
         for (int i = Grid.GlobalIndexX; i < source.Length; i += Grid.GlobalDimX)
@@ -257,20 +240,6 @@ public static partial class TensorKernels
         {
             destination[i] = source[i];
         }
-    }
-
-    /// <summary>fp32 to bf16, rounding to nearest even (NaN stays NaN).</summary>
-    public static void Cast(Accelerator accelerator, ArrayView<float> source, ArrayView<BFloat16> destination)
-    {
-        SameLength(source, nameof(source), destination, nameof(destination));
-        accelerator.LoadKernel<ArrayView<float>, ArrayView<BFloat16>>(FloatToBf16Kernel)(Streaming(source.Length), source, destination);
-    }
-
-    /// <summary>bf16 to fp32 (exact).</summary>
-    public static void Cast(Accelerator accelerator, ArrayView<BFloat16> source, ArrayView<float> destination)
-    {
-        SameLength(source, nameof(source), destination, nameof(destination));
-        accelerator.LoadKernel<ArrayView<BFloat16>, ArrayView<float>>(Bf16ToFloatKernel)(Streaming(source.Length), source, destination);
     }
 
     /// <summary>int64 to int32; a value outside the int32 range becomes int.MinValue (an invalid id everywhere).</summary>

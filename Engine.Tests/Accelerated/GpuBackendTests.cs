@@ -106,6 +106,9 @@ public sealed class GpuBackendTests : IDisposable
         Assert.Equal(doubles, Tensor.FromArray(doubles, 5).To(gpu).ToArray<double>());
         var bf = Rand(r, 7).To(DType.BFloat16);       // odd count: the 2-byte copy path
         Assert.Equal(bf.ToArray<ushort>(), bf.To(gpu).ToArray<ushort>());
+        var odd = Rand(r, 7);                          // and the casts' odd last value, on the device
+        Assert.Equal(odd.To(DType.BFloat16).ToArray<ushort>(), odd.To(gpu).To(DType.BFloat16).ToArray<ushort>());
+        Assert.Equal(bf.To(DType.Float32).ToArray<float>(), bf.To(gpu).To(DType.Float32).ToArray<float>());
 
         // Views (strided, offset) go up as their values; strided views of device tensors come back the same.
         var view = f.Transpose(0, 2).Narrow(1, 1, 3);

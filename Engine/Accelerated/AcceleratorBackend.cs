@@ -60,8 +60,8 @@ internal sealed class AcceleratorBackend(Accelerator accelerator, Device device)
         switch (src.DType, dst.DType)
         {
             case var (a, b) when a == b: Copy(src, dst); return;
-            case (DType.Float32, DType.BFloat16): TensorKernels.Cast(accelerator, src.View<float>(), dst.View<Numerics.BFloat16>()); return;
-            case (DType.BFloat16, DType.Float32): TensorKernels.Cast(accelerator, src.View<Numerics.BFloat16>(), dst.View<float>()); return;
+            case (DType.Float32, DType.BFloat16): TrainingKernels.ToBf16(accelerator, src.View<float>(), dst.View<Numerics.BFloat16>()); return;
+            case (DType.BFloat16, DType.Float32): TrainingKernels.ToFloat(accelerator, src.View<Numerics.BFloat16>(), dst.View<float>()); return;
             case (DType.Int64, DType.Int32): TensorKernels.Cast(accelerator, src.View<long>(), dst.View<int>()); return;
             case (DType.Int32, DType.Int64): TensorKernels.Cast(accelerator, src.View<int>(), dst.View<long>()); return;
         }
@@ -183,12 +183,12 @@ internal sealed class AcceleratorBackend(Accelerator accelerator, Device device)
     {
         var copy = Tensor.Empty(t.Dims, DType.BFloat16, t.Device);
         temps.Add(copy);
-        TensorKernels.Cast(accelerator, F(t), copy.View<Numerics.BFloat16>());
+        TrainingKernels.ToBf16(accelerator, F(t), copy.View<Numerics.BFloat16>());
         return copy;
     }
 
     /// <summary>fp32 <paramref name="target"/> ← a bf16 result.</summary>
-    private void FromBf16(Tensor bf16, Tensor target) => TensorKernels.Cast(accelerator, bf16.View<Numerics.BFloat16>(), F(target));
+    private void FromBf16(Tensor bf16, Tensor target) => TrainingKernels.ToFloat(accelerator, bf16.View<Numerics.BFloat16>(), F(target));
 
     /// <summary>
     /// c = α·op(a)·op(b) + β·c with bf16 operands on the tensor cores (fp32 accumulation, the product
