@@ -23,7 +23,17 @@ public readonly record struct KernelConfig(Index3D GridDim, Index3D GroupDim, in
     public static KernelConfig Covering(long threads, int groupSize) =>
         Linear((int)((threads + groupSize - 1) / groupSize), groupSize);
 
-    /// <summary>Throws when a dimension is not positive or the group is larger than <paramref name="maxGroupSize"/>.</summary>
+    /// <summary>CUDA's limit on a grid's y and z extents (x goes to 2^31 - 1).</summary>
+    public const int MaxGridYZ = 65535;
+
+    /// <summary>CUDA's limit on a group's z extent (x and y go to 1024).</summary>
+    public const int MaxGroupZ = 64;
+
+    /// <summary>
+    /// Throws when a dimension is not positive, the group is larger than <paramref name="maxGroupSize"/>,
+    /// or an extent passes CUDA's own limits. Every accelerator checks CUDA's limits, the CPU interpreter
+    /// included, so a launch that a GPU would refuse fails the same way in the tests that have no GPU.
+    /// </summary>
     /// <param name="maxGroupSize">The accelerator's largest group.</param>
     public void Validate(int maxGroupSize)
     {
@@ -34,6 +44,14 @@ public readonly record struct KernelConfig(Index3D GridDim, Index3D GroupDim, in
         if (GroupDim.Size > maxGroupSize)
         {
             throw new ArgumentException($"A group of {GroupDim.Size} threads exceeds the accelerator's limit of {maxGroupSize}.");
+        }
+        if (GridDim.Y > MaxGridYZ || GridDim.Z > MaxGridYZ)
+        {
+            throw new ArgumentException($"A grid of {GridDim} groups passes CUDA's limit of {MaxGridYZ} along y and z; put the long dimension in x or launch in slices.");
+        }
+        if (GroupDim.X > 1024 || GroupDim.Y > 1024 || GroupDim.Z > MaxGroupZ)
+        {
+            throw new ArgumentException($"A group of {GroupDim} threads passes CUDA's per-axis limits (1024 along x and y, {MaxGroupZ} along z).");
         }
         if (DynamicSharedBytes < 0)
         {

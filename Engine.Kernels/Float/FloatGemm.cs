@@ -80,7 +80,7 @@ public static class FloatGemm
     private const int SharedStride = 68;
 
     /// <summary>The CUDA limit on a grid's y and z extents; larger row-block and batch counts loop inside the kernel.</summary>
-    private const int MaxGridYZ = 65535;
+    private const int MaxGridYZ = KernelConfig.MaxGridYZ;
 
     private static int Base(OperandPlacement p, int z) =>
         p.Offset + (z / p.InnerCount) * p.OuterStride + ((z % p.InnerCount) / p.InnerDivisor) * p.InnerStride;

@@ -86,6 +86,20 @@ public class ExecutionErrorTests
         Assert.Contains("FaultyKernels.OffByOne IL_", e.Message);
     }
 
+    [Theory]
+    [InlineData(1, 65536, 1, 1, 1, 1, "limit of 65535 along y and z")]
+    [InlineData(1, 1, 65536, 1, 1, 1, "limit of 65535 along y and z")]
+    [InlineData(1, 1, 1, 1, 1, 65, "64 along z")]
+    public void LaunchesPastCudaLimitsFailOnTheInterpreterToo(int gx, int gy, int gz, int bx, int by, int bz, string expected)
+    {
+        // The interpreter could run these; a GPU refuses them, so the tests without a GPU must too.
+        using var cpu = new CpuAccelerator(4);
+        using MemoryBuffer<float> buffer = cpu.Allocate<float>(new float[8]);
+        var launch = cpu.LoadKernel<ArrayView<float>>(FaultyKernels.OffByOne);
+        var e = Assert.Throws<ArgumentException>(() => launch(new KernelConfig(new Index3D(gx, gy, gz), new Index3D(bx, by, bz)), buffer.View));
+        Assert.Contains(expected, e.Message);
+    }
+
     [Fact]
     public void SharedMemoryIsBoundsCheckedToo()
     {
