@@ -83,6 +83,20 @@ public sealed partial class Tensor : IDisposable
         if (_disposed) return;
         _disposed = true;
         Node = null;
+        if (!_storageHandedOver) Storage.Release();
+    }
+
+    private bool _storageHandedOver;
+
+    /// <summary>
+    /// Gives up this tensor's hold on its storage while the tensor stays in the graph (its shape and node
+    /// remain; its elements can no longer be read): what a backward that overwrote an activation with its
+    /// gradient does, so the memory goes when the gradient does instead of when the step's scope ends.
+    /// </summary>
+    internal void HandOverStorage()
+    {
+        ThrowIfDisposed();
+        _storageHandedOver = true;
         Storage.Release();
     }
 
@@ -90,6 +104,8 @@ public sealed partial class Tensor : IDisposable
     {
         if (_disposed)
             throw new ObjectDisposedException(nameof(Tensor), $"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} was disposed (by its TensorScope or by Dispose) and cannot be used. Keep it alive with TensorScope.Keep or create it outside the scope.");
+        if (_storageHandedOver)
+            throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} was overwritten by its gradient during Backward() (Gpt.Loss's logits are, to save memory) and cannot be read any more; read the logits from Gpt.Logits instead.");
     }
 
     /// <summary>The elements of a contiguous tensor on the CPU, as a span of <typeparamref name="T"/> (which must match the dtype).</summary>

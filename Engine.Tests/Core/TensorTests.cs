@@ -187,4 +187,64 @@ public class BackwardMemoryTests
         x.Grad!.Dispose();
         x.Dispose();
     }
+
+    [Fact]
+    public void The_gpt_loss_writes_its_logits_gradient_over_the_logits_and_frees_them_in_the_backward()
+    {
+        // A head much larger than the rest of the model: without the overwrite the backward allocates a
+        // logit-sized gradient (4 MiB here) on top of the forward's activations.
+        var config = new Engine.NN.GptConfig { SequenceLen = 64, VocabSize = 4096, NLayer = 1, NHead = 2, NKvHead = 2, NEmbd = 32, WindowPattern = "L" };
+        using var model = new Engine.NN.Gpt(config, seed: 2);
+        using var reference = new Engine.NN.Gpt(config, seed: 2);
+        // nanochat starts the head and the output projections at zero, which would leave gradients to compare at zero.
+        foreach (var m in new[] { model, reference }) RandomizeZeros(m);
+        var random = new Random(3);
+        long[] ids = Enumerable.Range(0, 4 * 64).Select(_ => (long)random.Next(4096)).ToArray();
+        long[] next = ids.Select((v, i) => i % 7 == 0 ? -1L : (v * 31 + 5) % 4096).ToArray();
+        long logitsBytes = 4L * 64 * 4096 * sizeof(float);
+        double loss, expectedLoss;
+        using (var scope = new TensorScope())
+        {
+            var x = Tensor.FromArray(ids, 4, 64);
+            var y = Tensor.FromArray(next, 4, 64);
+            var l = model.Loss(x, y);
+            loss = l.Item();
+            long afterForward = Device.Cpu.LiveBytes;
+            Device.Cpu.ResetPeakLiveBytes();
+            l.Backward();
+            long extra = Device.Cpu.PeakLiveBytes - afterForward;
+            Assert.True(extra < logitsBytes, $"the backward peaked {extra / 1048576.0:F2} MiB above the forward, a logit-sized gradient is {logitsBytes / 1048576.0:F2} MiB");
+            // And the logits are freed once the head's backward is done, not when the scope ends: what the step
+            // holds after the backward is the forward minus the logits plus the parameters' gradients (1.2 MiB).
+            long afterBackward = Device.Cpu.LiveBytes;
+            Assert.True(afterForward - afterBackward > logitsBytes / 2, $"the backward left {(afterBackward - afterForward) / 1048576.0:F2} MiB more live than the forward; the logits are {logitsBytes / 1048576.0:F2} MiB");
+            var e = Assert.Throws<InvalidOperationException>(() => l.Backward());
+            Assert.Contains("overwritten", e.Message);
+
+            // The same loss through the public, non-overwriting path: softcapped logits, then plain cross-entropy.
+            var capped = reference.Logits(x).Reshape(-1, 4096);
+            var r = Engine.NN.Functional.CrossEntropy(capped, y.Reshape(-1));
+            expectedLoss = r.Item();
+            r.Backward();
+        }
+        Assert.True(Math.Abs(loss - expectedLoss) <= 1e-5 * expectedLoss, $"loss {loss}, reference {expectedLoss}");
+        foreach (var ((name, p), (_, q)) in model.NamedParameters.Zip(reference.NamedParameters))
+        {
+            float[] a = p.Grad!.ToArray<float>(), b = q.Grad!.ToArray<float>();
+            double diff = 0, norm = 0;
+            for (int i = 0; i < a.Length; i++) { diff += (double)(a[i] - b[i]) * (a[i] - b[i]); norm += (double)b[i] * b[i]; }
+            // The first backward's gradients doubled by the refused second one would fail here too.
+            Assert.True(norm > 0 && Math.Sqrt(diff / norm) < 1e-4, $"{name}: relative error {Math.Sqrt(diff / norm):E2}");
+        }
+    }
+
+    /// <summary>Gives random values to the parameters nanochat starts at zero (the head and the output projections), so every parameter gets a gradient.</summary>
+    internal static void RandomizeZeros(Engine.NN.Gpt model)
+    {
+        using var scope = new TensorScope();
+        using var noGrad = GradMode.NoGrad();
+        int seed = 7;
+        foreach (var (_, p) in model.NamedParameters)
+            if (p.ToArray<float>().All(v => v == 0)) p.CopyFrom(Tensor.RandN(p.Dims, new Random(seed++)) * 0.05);
+    }
 }

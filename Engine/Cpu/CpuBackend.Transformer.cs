@@ -384,10 +384,11 @@ internal sealed partial class CpuBackend
         int vocab = logits.Dims[^1], rows = logits.Count / Math.Max(vocab, 1);
         var tg = ReadTargets(targets, rows, vocab, ignoreIndex);
         var z = logits.Raw<T>(); int zo = logits.Offset;
-        var ll = lse.Raw<T>(); var dz = dLogits.Raw<T>();
+        var ll = lse.Raw<T>(); var dz = dLogits.Raw<T>(); int dzo = dLogits.Offset;
+        // dLogits may be the logits themselves (Gpt.Loss): every element is read before it is written.
         For(rows, vocab, r =>
         {
-            var drow = new Span<T>(dz, r * vocab, vocab);
+            var drow = new Span<T>(dz, dzo + r * vocab, vocab);
             if (tg[r] == ignoreIndex) { drow.Clear(); return; }
             var scratch = cap > T.Zero ? System.Buffers.ArrayPool<T>.Shared.Rent(vocab) : null;
             var zc = scratch is null ? new ReadOnlySpan<T>(z, zo + r * vocab, vocab) : scratch.AsSpan(0, vocab);

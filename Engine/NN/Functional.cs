@@ -220,7 +220,25 @@ public static class Functional
     /// <see cref="Tensor.Softcap"/>) inside the same pass, which saves two logit-sized tensors (the capped
     /// logits and their gradient): the GPT's head is the largest activation of a step.
     /// </summary>
-    public static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex = -1, double softcap = 0)
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex = -1, double softcap = 0) =>
+        CrossEntropy(logits, targets, ignoreIndex, softcap, overwriteLogits: false);
+
+    /// <summary>
+    /// <see cref="CrossEntropy(Tensor, Tensor, long, double)"/> whose backward writes the gradient over the
+    /// logits instead of beside them (llm.c does the same): one logit-sized buffer less at the step's peak,
+    /// 4 GiB for a d12 micro-batch. Only for logits nothing else reads after the loss (Gpt.Loss's, which the
+    /// head's backward does not need), and the graph can be differentiated once: a second Backward() throws.
+    /// </summary>
+    /// <param name="logits">Logits (…, V), contiguous; overwritten by their gradient during the backward.</param>
+    /// <param name="targets">Target ids (…); <paramref name="ignoreIndex"/> marks positions without a loss.</param>
+    /// <param name="ignoreIndex">The target value that is skipped.</param>
+    /// <param name="softcap">The cap applied inside the loss (0: none).</param>
+    /// <param name="sharing">Every other tensor holding the logits' storage (the layer output they are a view
+    /// of): all of them give it up to the gradient, so it is freed as soon as the head's backward is done with it.</param>
+    internal static Tensor CrossEntropyOverwritingLogits(Tensor logits, Tensor targets, long ignoreIndex, double softcap, params Tensor[] sharing) =>
+        CrossEntropy(logits, targets, ignoreIndex, softcap, overwriteLogits: true, sharing);
+
+    private static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex, double softcap, bool overwriteLogits, Tensor[]? sharing = null)
     {
         RequireFloat(logits, "CrossEntropy", "logits");
         RequireCap(softcap);
@@ -241,11 +259,24 @@ public static class Functional
         logits.Device.Backend.SumTo(losses, loss);
         logits.Device.Backend.Unary(UnaryOp.Scale, loss, loss, 1.0 / Math.Max(valid, 1));
         losses.Dispose();
+        bool overwritten = false;
         return GradMode.Record(loss, "cross_entropy", [logits], g =>
         {
+            if (overwritten)
+                throw new InvalidOperationException("This loss's logits were overwritten by their gradient in the first Backward() (Gpt.Loss saves a logit-sized buffer that way), so its graph cannot be differentiated again: compute the loss again, or scale it once and call Backward() once.");
             var t2 = new List<Tensor>();
-            var dz = Tensor.Empty(logits.Dims, logits.DType, logits.Device);
-            logits.Device.Backend.CrossEntropyBackward(Kernel(logits, t2), Kernel(targetsOn, t2), lse, dz, ignoreIndex, g.Item() / Math.Max(valid, 1), softcap);
+            var zk = Kernel(logits, t2);
+            // Each element's gradient depends only on its own logit and the row's log-sum-exp, so the kernels can
+            // write it in place; a strided logits tensor was copied by Kernel, and the copy is what gets overwritten.
+            var dz = overwriteLogits ? zk.ReshapeNoGrad(zk.Dims) : Tensor.Empty(logits.Dims, logits.DType, logits.Device);
+            overwritten = overwriteLogits && ReferenceEquals(zk, logits);
+            logits.Device.Backend.CrossEntropyBackward(zk, Kernel(targetsOn, t2), lse, dz, ignoreIndex, g.Item() / Math.Max(valid, 1), softcap);
+            if (overwritten)
+            {
+                // The gradient is now the storage's only holder: it goes when the backward drops the gradient.
+                logits.HandOverStorage();
+                foreach (var other in sharing ?? []) other.HandOverStorage();
+            }
             DisposeAll(t2);
             if (uploaded) targetsOn.Dispose();
             return [dz];

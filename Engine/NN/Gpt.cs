@@ -184,7 +184,11 @@ public sealed class Gpt : IDisposable
             throw new ArgumentException($"Targets {ShapeUtil.Format(targets.Dims)} must have the shape of the inputs {ShapeUtil.Format(idx.Dims)}.");
         // The softcap rides inside the cross-entropy: neither the capped logits nor their gradient are stored.
         var logits = Forward(idx, null, capped: false);
-        return CrossEntropy(logits.Reshape(-1, Config.VocabSize), targets.Reshape(-1), ignoreIndex: -1, softcap: LogitSoftcap);
+        // Nothing reads the raw logits after the loss (the head's backward needs its input, not its output), so
+        // the loss's backward writes their gradient over them: one logit-sized buffer less at the step's peak.
+        // Both tensors holding the logits give their storage up to that gradient, so it is freed once the head's
+        // backward has used it instead of when the step's scope ends (PyTorch frees saved tensors the same way).
+        return CrossEntropyOverwritingLogits(logits.Reshape(-1, Config.VocabSize), targets.Reshape(-1), -1, LogitSoftcap, logits);
     }
 
     /// <summary>
