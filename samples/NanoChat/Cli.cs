@@ -317,11 +317,15 @@ internal sealed class Cli
         var from = Opt<string?>("--from", "Base checkpoint folder (default: <run>/base)", null, false);
         var seed = Opt("--seed", "Seed of the generated tasks and their mixture", 1234);
         var textFraction = Opt("--text-fraction", "Share of each batch's rows that are pretraining text (loss on every token), so SFT keeps what pretraining learned; 0 for conversations only", new SftOptions().TextFraction);
-        cmd.Add(steps); cmd.Add(batch); cmd.Add(lr); cmd.Add(chatData); cmd.Add(from); cmd.Add(seed); cmd.Add(textFraction);
+        var deviceTokens = Opt("--device-batch-tokens", "Most tokens (rows x padded length) in one forward and backward; larger batches are split and their gradients accumulated (0: 8 rows of the model's context)", 0L);
+        cmd.Add(steps); cmd.Add(batch); cmd.Add(lr); cmd.Add(chatData); cmd.Add(from); cmd.Add(seed); cmd.Add(textFraction); cmd.Add(deviceTokens);
         cmd.SetAction(Guard((p, run) =>
         {
+            if (p.GetValue(deviceTokens) < 0)
+                throw new UserException($"--device-batch-tokens must be 0 (the default) or positive; got {p.GetValue(deviceTokens)}.");
             SftTraining.Run(run, new SftOptions
             {
+                DeviceBatchTokens = p.GetValue(deviceTokens),
                 Steps = p.GetValue(steps), Batch = p.GetValue(batch), LrFraction = p.GetValue(lr),
                 ChatData = p.GetValue(chatData) ?? [], From = p.GetValue(from), Seed = p.GetValue(seed),
                 TextFraction = p.GetValue(textFraction),

@@ -54,7 +54,7 @@ internal static class Speedrun
             PeakGflops = o.PeakGflops,
         }, log, cancellation));
         if (cancellation.IsCancellationRequested) return Cli.Interrupted;
-        Stage("sft", () => SftTraining.Run(run, new SftOptions { Steps = o.SftSteps ?? p.SftSteps, Batch = p.SftBatch }, log, cancellation));
+        Stage("sft", () => SftTraining.Run(run, new SftOptions { Steps = o.SftSteps ?? p.SftSteps, Batch = p.SftBatch, DeviceBatchTokens = (long)p.DeviceBatch * p.SequenceLen }, log, cancellation));
         if (cancellation.IsCancellationRequested) return Cli.Interrupted;
         Stage("eval", () => ChatEvaluation.Run(run, run.SftDir, p.EvalQuestions, p.EvalBatches, log));
         times["seconds"] = clock.Elapsed.TotalSeconds;

@@ -26,12 +26,22 @@ internal sealed record SftOptions
     /// conversations, so fine-tuning does not wash out what pretraining learned; 0 turns it off.
     /// </summary>
     public double TextFraction { get; init; } = 0.25;
+    /// <summary>
+    /// Tokens (rows times padded length) in one forward and backward; a batch with more is split into
+    /// micro-batches of whole rows whose gradients add up to the batch's. 0: eight rows of the model's context,
+    /// the pretraining micro-batch of the CPU presets. Speedrun passes its preset's micro-batch, which is
+    /// what was sized to fit the GPU's memory.
+    /// </summary>
+    public long DeviceBatchTokens { get; init; }
 }
 
 /// <summary>
 /// Stage 6: supervised fine-tuning on chat-formatted conversations. Each row is one conversation,
 /// padded to the batch's longest (rounded up to 32 so few shapes recur); only the tokens the
-/// assistant writes carry targets, every other position is -1 (ignored by the loss).
+/// assistant writes carry targets, every other position is -1 (ignored by the loss). A batch larger than
+/// the device's micro-batch is split by rows and its gradients accumulated, weighted so the step is the
+/// one the whole batch would take: nanochat's SFT, with the micro-batch counted in tokens rather than
+/// rows because padded conversations are mostly far shorter than the context.
 /// </summary>
 internal static class SftTraining
 {
@@ -84,6 +94,7 @@ internal static class SftTraining
         using BatchLoader? text = textRows == 0 ? null : TextLoader(run, format.Bos, textRows, seq, log);
         if (text is null) textRows = 0;
         int chatRows = o.Batch - textRows;
+        long deviceTokens = o.DeviceBatchTokens > 0 ? o.DeviceBatchTokens : 8L * seq;
 
         Directory.CreateDirectory(run.LogDir);
         using var csv = new StreamWriter(Path.Combine(run.LogDir, "sft.csv"));
@@ -106,15 +117,9 @@ internal static class SftTraining
                 int assistantTargets = targets;
                 if (text is not null) (x, y, targets) = AppendText(text, x, y, t, targets);
                 if (assistantTargets == 0) continue;
-                double loss;
-                using (var scope = new TensorScope())
-                {
-                    var l = model.Loss(Tensor.FromArray(x, o.Batch, t), Tensor.FromArray(y, o.Batch, t));
-                    loss = l.Item();
-                    if (!double.IsFinite(loss))
-                        throw new UserException($"SFT stopped: the loss became {loss} at step {s + 1}. Nothing was saved; lower --lr-fraction.");
-                    l.Backward();
-                }
+                double loss = AccumulateGradients(model, x, y, o.Batch, t, deviceTokens);
+                if (!double.IsFinite(loss))
+                    throw new UserException($"SFT stopped: the loss became {loss} at step {s + 1}. Nothing was saved; lower --lr-fraction.");
                 optimizers.Step(schedule, s);
                 optimizers.ZeroGrad();
                 double seconds = clock.Elapsed.TotalSeconds;
@@ -151,6 +156,42 @@ internal static class SftTraining
         };
         new MetricsStore(run.MetricsDir).Write("sft", metrics);
         return metrics;
+    }
+
+    /// <summary>
+    /// Forward and backward of a (rows, t) batch in micro-batches of at most <paramref name="deviceTokens"/>
+    /// tokens (at least one row each), adding into the parameters' gradients. Each micro-batch's mean loss is
+    /// weighted by its share of the batch's targets, so the gradients and the returned loss are the mean over
+    /// every target of the batch, whatever the split. Returns that loss (NaN or infinite: the caller stops).
+    /// </summary>
+    internal static double AccumulateGradients(Engine.NN.Gpt model, long[] x, long[] y, int rows, int t, long deviceTokens)
+    {
+        if (x.Length != (long)rows * t || y.Length != x.Length)
+            throw new ArgumentException($"A batch of {rows} rows of {t} tokens needs {(long)rows * t} inputs and targets; got {x.Length} and {y.Length}.");
+        int perPass = (int)Math.Clamp(deviceTokens / t, 1, rows);
+        int[] rowTargets = new int[rows];
+        for (int i = 0; i < y.Length; i++)
+            if (y[i] != Pad) rowTargets[i / t]++;
+        long total = rowTargets.Sum(c => (long)c);
+        if (total == 0) return 0;
+        double loss = 0;
+        for (int first = 0; first < rows; first += perPass)
+        {
+            int count = Math.Min(perPass, rows - first);
+            long targets = 0;
+            for (int r = first; r < first + count; r++) targets += rowTargets[r];
+            if (targets == 0) continue;
+            double weight = (double)targets / total;
+            using var scope = new TensorScope();
+            var inputs = Tensor.FromArray(x[(first * t)..((first + count) * t)], count, t);
+            var outputs = Tensor.FromArray(y[(first * t)..((first + count) * t)], count, t);
+            var l = model.Loss(inputs, outputs);
+            double part = l.Item();
+            loss += part * weight;
+            if (!double.IsFinite(part)) return part;
+            (perPass >= rows ? l : l * weight).Backward();
+        }
+        return loss;
     }
 
     /// <summary>Rows of the pretraining shards for mixing into SFT, or null (with a note) when the run has none.</summary>
