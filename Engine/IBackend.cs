@@ -25,7 +25,7 @@ internal interface IBackend
     /// <summary>dst = f(x; arg).</summary>
     void Unary(UnaryOp op, Tensor x, Tensor dst, double arg);
 
-    /// <summary>dx = dy * f'(x; arg), with y = f(x) available where cheaper.</summary>
+    /// <summary>dx = dy * f'(x; arg) from y = f(x) for every op but Log and Square, which read x (the others may be given y for x).</summary>
     void UnaryBackward(UnaryOp op, Tensor x, Tensor y, Tensor dy, Tensor dx, double arg);
 
     /// <summary>dst += alpha * src (same shape).</summary>
@@ -46,8 +46,11 @@ internal interface IBackend
     /// <summary>y = x * rstd over the last dimension; rstd (one per row) is saved for the backward.</summary>
     void RmsNorm(Tensor x, Tensor y, Tensor rstd, double eps);
 
-    /// <summary>dx from dy, x and the saved rstd.</summary>
-    void RmsNormBackward(Tensor x, Tensor rstd, Tensor dy, Tensor dx);
+    /// <summary>
+    /// dx = rstd·(dy − y·mean(dy∘y)) from the output y and the saved rstd, not the input (y = x·rstd, so
+    /// the two forms are equal): the input can be freed before the backward (Gpt frees its residual stream).
+    /// </summary>
+    void RmsNormBackward(Tensor y, Tensor rstd, Tensor dy, Tensor dx);
 
     /// <summary>Rotary embedding of x (B, T, H, D) by cos/sin tables (T, D/2); inverse rotates back (the backward).</summary>
     void Rotary(Tensor x, Tensor cos, Tensor sin, Tensor y, bool inverse);

@@ -95,7 +95,9 @@ public sealed partial class Tensor
         var input = this;
         return GradMode.Record(y, op.ToString(), [this], g =>
         {
-            var (xd, ox) = input.Dense();
+            // Only Log and Square need their input for the derivative; the others take it from the output,
+            // so their input may be freed before the backward (Gpt frees the MLP's pre-activation).
+            var (xd, ox) = op is UnaryOp.Log or UnaryOp.Square ? input.Dense() : (y, false);
             var (gd, og) = g.Dense();
             var dx = Empty(input.Dims, input.DType, input.Device);
             input.Device.Backend.UnaryBackward(op, xd, y, gd, dx, arg);

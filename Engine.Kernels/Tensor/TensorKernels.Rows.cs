@@ -52,36 +52,39 @@ public static partial class TensorKernels
     }
 
     [Kernel]
-    internal static void RmsNormBackwardKernel(ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dy, ArrayView<float> dx, int width)
+    internal static void RmsNormBackwardKernel(ArrayView<float> y, ArrayView<float> rstd, ArrayView<float> dy, ArrayView<float> dx, int width)
     {
-        // dx = (dy − x·c)·s with c = s²·mean(dy∘x), s the saved 1/rms.
+        // dx = (dy − y·c)·s with c = mean(dy∘y), s the saved 1/rms and y = x·s the forward's output.
         int row = Grid.IdxX;
-        ArrayView<float> xs = x.SubView(row * width, width), dys = dy.SubView(row * width, width), dxs = dx.SubView(row * width, width);
+        ArrayView<float> ys = y.SubView(row * width, width), dys = dy.SubView(row * width, width), dxs = dx.SubView(row * width, width);
         float dot = 0f;
         for (int i = Group.IdxX; i < width; i += Group.DimX)
         {
-            dot += dys[i] * xs[i];
+            dot += dys[i] * ys[i];
         }
         dot = Group.Sum(dot);
         float s = rstd[row];
-        float c = dot * (1f / width) * s * s;
+        float c = dot * (1f / width);
         for (int i = Group.IdxX; i < width; i += Group.DimX)
         {
-            dxs[i] = (xs[i] * -c + dys[i]) * s;
+            dxs[i] = (ys[i] * -c + dys[i]) * s;
         }
     }
 
-    /// <summary>RMSNorm's input gradient from x, the saved 1/rms and dy.</summary>
-    public static void RmsNormBackward(Accelerator accelerator, ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dy, ArrayView<float> dx, int width)
+    /// <summary>
+    /// RMSNorm's input gradient from its output y, the saved 1/rms and dy: the input itself is not needed,
+    /// so a caller may free it after the forward (Engine's Gpt frees its residual stream that way).
+    /// </summary>
+    public static void RmsNormBackward(Accelerator accelerator, ArrayView<float> y, ArrayView<float> rstd, ArrayView<float> dy, ArrayView<float> dx, int width)
     {
-        SameLength(x, nameof(x), dy, nameof(dy));
-        SameLength(x, nameof(x), dx, nameof(dx));
-        int rows = NormRows(x, rstd, width);
+        SameLength(y, nameof(y), dy, nameof(dy));
+        SameLength(y, nameof(y), dx, nameof(dx));
+        int rows = NormRows(y, rstd, width);
         if (rows == 0)
         {
             return;
         }
-        accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RmsNormBackwardKernel)(Rows(rows, RowSize(width, accelerator.WarpSize)), x, rstd, dy, dx, width);
+        accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(RmsNormBackwardKernel)(Rows(rows, RowSize(width, accelerator.WarpSize)), y, rstd, dy, dx, width);
     }
 
     /// <summary>A row's largest value and Σ e^(x − max), the two numbers every softmax of a row needs.</summary>

@@ -375,12 +375,9 @@ public static partial class TensorKernels
             case 5:
                 return dy / y * 0.5f;
             case 6:
-                return x > 0f ? dy : 0f;
+                return y > 0f ? dy : 0f;
             case 7:
-                {
-                    float r = x < 0f ? 0f : x;
-                    return r * dy * 2f;
-                }
+                return MathF.Sqrt(y) * dy * 2f;   // 2·relu(x) = 2·√y: the backward needs only the output
             case 8:
                 return (y * y * (-1f / (arg * arg)) + 1f) * dy;
             default:
@@ -413,7 +410,10 @@ public static partial class TensorKernels
         accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, int, float>(UnaryKernel)(Streaming(x.Length), x, y, (int)function, arg);
     }
 
-    /// <summary>dx = dy·f′(x; arg), with y = f(x) where the derivative is cheaper from it.</summary>
+    /// <summary>
+    /// dx = dy·f′(x; arg), from y = f(x) wherever the derivative can be (every function but Log and Square),
+    /// so a caller may pass y for x after freeing the input: Engine's Gpt frees the MLP's pre-activation.
+    /// </summary>
     public static void UnaryBackward(Accelerator accelerator, UnaryFunction function, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, float arg)
     {
         SameLength(dx, nameof(dx), x, nameof(x));

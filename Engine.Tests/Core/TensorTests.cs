@@ -238,6 +238,32 @@ public class BackwardMemoryTests
         }
     }
 
+    [Fact]
+    public void A_gpt_forward_keeps_only_the_activations_its_backward_reads()
+    {
+        // Per layer and token the backward needs about 10 widths (the norms' outputs xn, q, k and h, v, the
+        // attention's output, the MLP's 4C hidden), plus the embedding norm, the final norm and the logits.
+        // Keeping every intermediate, as the step's scope did, is over 20 widths a layer.
+        var config = new Engine.NN.GptConfig { SequenceLen = 64, VocabSize = 256, NLayer = 3, NHead = 2, NKvHead = 2, NEmbd = 64, WindowPattern = "L" };
+        using var model = new Engine.NN.Gpt(config, seed: 4);
+        RandomizeZeros(model);
+        var random = new Random(5);
+        long[] ids = Enumerable.Range(0, 4 * 64).Select(_ => (long)random.Next(256)).ToArray();
+        long tokens = ids.Length;
+        using var scope = new TensorScope();
+        var x = Tensor.FromArray(ids, 4, 64);
+        var y = Tensor.FromArray(ids.Select(v => (v + 1) % 256).ToArray(), 4, 64);
+        long before = Device.Cpu.LiveBytes;
+        var loss = model.Loss(x, y);
+        double kept = (Device.Cpu.LiveBytes - before) / (tokens * 4.0);      // floats per token
+        double bound = config.NLayer * 11.0 * config.NEmbd + 3.0 * config.NEmbd + config.VocabSize;
+        Assert.True(kept <= bound, $"the forward kept {kept:F0} floats a token; the backward needs at most {bound:F0}");
+        // The freed ones are really not needed: the gradients are checked against finite differences in
+        // GptTests; here the backward at least runs without reading a freed tensor.
+        loss.Backward();
+        Assert.All(model.NamedParameters, p => Assert.NotNull(p.Tensor.Grad));
+    }
+
     /// <summary>Gives random values to the parameters nanochat starts at zero (the head and the output projections), so every parameter gets a gradient.</summary>
     internal static void RandomizeZeros(Engine.NN.Gpt model)
     {

@@ -275,10 +275,10 @@ internal sealed class AcceleratorBackend(Accelerator accelerator, Device device)
         TensorKernels.RmsNorm(accelerator, F(x), F(y), F(rstd), x.Dims[^1], (float)eps);
     }
 
-    public void RmsNormBackward(Tensor x, Tensor rstd, Tensor dy, Tensor dx)
+    public void RmsNormBackward(Tensor y, Tensor rstd, Tensor dy, Tensor dx)
     {
-        RequireFloat32(x, "RMSNorm backward");
-        TensorKernels.RmsNormBackward(accelerator, F(x), F(rstd), F(dy), F(dx), x.Dims[^1]);
+        RequireFloat32(y, "RMSNorm backward");
+        TensorKernels.RmsNormBackward(accelerator, F(y), F(rstd), F(dy), F(dx), y.Dims[^1]);
     }
 
     public void Rotary(Tensor x, Tensor cos, Tensor sin, Tensor y, bool inverse)

@@ -120,26 +120,26 @@ internal sealed partial class CpuBackend
         });
     }
 
-    public void RmsNormBackward(Tensor x, Tensor rstd, Tensor dy, Tensor dx)
+    public void RmsNormBackward(Tensor y, Tensor rstd, Tensor dy, Tensor dx)
     {
-        if (x.DType == DType.Float32) RmsNormBackwardT(x.Raw<float>(), rstd.Raw<float>(), dy.Raw<float>(), dx.Raw<float>(), x.Dims[^1], x.Count);
-        else RmsNormBackwardT(x.Raw<double>(), rstd.Raw<double>(), dy.Raw<double>(), dx.Raw<double>(), x.Dims[^1], x.Count);
+        if (y.DType == DType.Float32) RmsNormBackwardT(y.Raw<float>(), rstd.Raw<float>(), dy.Raw<float>(), dx.Raw<float>(), y.Dims[^1], y.Count);
+        else RmsNormBackwardT(y.Raw<double>(), rstd.Raw<double>(), dy.Raw<double>(), dx.Raw<double>(), y.Dims[^1], y.Count);
     }
 
-    private static void RmsNormBackwardT<T>(T[] x, T[] rstd, T[] dy, T[] dx, int dim, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void RmsNormBackwardT<T>(T[] y, T[] rstd, T[] dy, T[] dx, int dim, int count) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // dx = r * (dy - x * r^2 * mean(dy * x))
+        // dx = r * (dy - y * mean(dy * y)), y = x * r the forward's output
         int rows = dim == 0 ? 0 : count / dim;
         T invDim = T.One / T.CreateChecked(dim);
         For(rows, dim, r =>
         {
-            var xr = new ReadOnlySpan<T>(x, r * dim, dim);
+            var yr = new ReadOnlySpan<T>(y, r * dim, dim);
             var dyr = new ReadOnlySpan<T>(dy, r * dim, dim);
             var dxr = new Span<T>(dx, r * dim, dim);
             T s = rstd[r];
-            T c = TensorPrimitives.Dot(dyr, xr) * invDim * s * s;
-            // dxr = (dyr - xr * c) * s
-            TensorPrimitives.MultiplyAdd(xr, -c, dyr, dxr);
+            T c = TensorPrimitives.Dot(dyr, yr) * invDim;
+            // dxr = (dyr - yr * c) * s
+            TensorPrimitives.MultiplyAdd(yr, -c, dyr, dxr);
             TensorPrimitives.Multiply(dxr, s, dxr);
         });
     }

@@ -219,10 +219,10 @@ internal sealed partial class CpuBackend : IBackend
                 TensorPrimitives.Multiply(dx, dy, dx);
                 break;
             case UnaryOp.Relu: // dy where x > 0
-                for (int i = 0; i < dx.Length; i++) dx[i] = x[i] > T.Zero ? dy[i] : T.Zero;
+                for (int i = 0; i < dx.Length; i++) dx[i] = y[i] > T.Zero ? dy[i] : T.Zero;
                 break;
-            case UnaryOp.ReluSquared: // dy · 2·relu(x)
-                TensorPrimitives.Max(x, T.Zero, dx);
+            case UnaryOp.ReluSquared: // dy · 2·relu(x) = dy · 2·√y, from the output alone
+                TensorPrimitives.Sqrt(y, dx);
                 TensorPrimitives.Multiply(dx, dy, dx);
                 TensorPrimitives.Multiply(dx, two, dx);
                 break;

@@ -133,7 +133,8 @@ public static class Functional
         {
             var t2 = new List<Tensor>();
             var dx = Tensor.Empty(x.Dims, x.DType, x.Device);
-            x.Device.Backend.RmsNormBackward(Kernel(x, t2), rstd, Kernel(g, t2), dx);
+            // From the output (fresh and dense) and rstd: the input is not read, so it may be freed after the forward.
+            x.Device.Backend.RmsNormBackward(y, rstd, Kernel(g, t2), dx);
             DisposeAll(t2);
             return [dx];
         });

@@ -155,26 +155,58 @@ public sealed class Gpt : IDisposable
         var cos = _cos.Narrow(0, start, t);
         var sin = _sin.Narrow(0, start, t);
 
-        var x = RmsNorm(Embedding(idx, Wte), NormEps);                          // (B, T, C)
+        // Activations that no backward reads are freed as soon as they are used (PyTorch frees them when the
+        // last reference goes; here the step's scope would hold them to its end). No backward here reads: the
+        // embedding's output, the residual stream after the first norm (RMSNorm's backward works from its
+        // output, Add's reads nothing), the projections before the rotation and the rotated q and k before
+        // their norm (rotary's backward rotates the gradient back), the outputs added to the residual, and the
+        // MLP's pre-activation (relu²'s derivative comes from its output). Kept: the inputs of the products,
+        // the norms' outputs, v and the attention's output. Over half of a layer's activations go, and the
+        // peak of a training step is the end of its forward.
+        var embedded = Embedding(idx, Wte);
+        var x = RmsNorm(embedded, NormEps);                                      // (B, T, C)
+        Free(embedded);
         for (int layer = 0; layer < _blocks.Length; layer++)
         {
             var blk = _blocks[layer];
-            var xn = RmsNorm(x, NormEps);
-            var q = Linear(xn, blk.CQ).Reshape(b, t, h, d);                    // (B, T, H, D)
-            var k = Linear(xn, blk.CK).Reshape(b, t, hk, d);                   // (B, T, Hkv, D)
+            var input = x;
+            var xn = RmsNorm(input, NormEps);
+            var q0 = Linear(xn, blk.CQ);
+            var k0 = Linear(xn, blk.CK);
+            var q = q0.Reshape(b, t, h, d);                                    // (B, T, H, D)
+            var k = k0.Reshape(b, t, hk, d);                                   // (B, T, Hkv, D)
             var v = Linear(xn, blk.CV).Reshape(b, t, hk, d);
-            q = RmsNorm(Rotary(q, cos, sin), NormEps);
-            k = RmsNorm(Rotary(k, cos, sin), NormEps);
+            var qr = Rotary(q, cos, sin);
+            var kr = Rotary(k, cos, sin);
+            Free(q0, q, k0, k);
+            q = RmsNorm(qr, NormEps);
+            k = RmsNorm(kr, NormEps);
+            Free(qr, kr);
             if (cache is not null) (k, v) = cache.Append(layer, k, v);         // (B, start + T, Hkv, D)
             var y = CausalAttention(q, k, v, blk.Window).Reshape(b, t, c);     // (B, T, C)
-            x = x + Linear(y, blk.AttnProj);
-            var hidden = Linear(RmsNorm(x, NormEps), blk.Fc).ReluSquared();    // (B, T, 4C)
-            x = x + Linear(hidden, blk.MlpProj);
+            var attn = Linear(y, blk.AttnProj);
+            var mid = input + attn;
+            Free(attn);
+            // The first layer's input is the embedding norm's output, which that norm's backward reads.
+            if (layer > 0) Free(input);
+            var pre = Linear(RmsNorm(mid, NormEps), blk.Fc);                   // (B, T, 4C)
+            var hidden = pre.ReluSquared();
+            Free(pre);
+            var mlp = Linear(hidden, blk.MlpProj);
+            x = mid + mlp;
+            Free(mlp, mid);
         }
         cache?.Advance(t);
-        x = RmsNorm(x, NormEps);
+        var last = x;
+        x = RmsNorm(last, NormEps);
+        if (_blocks.Length > 0) Free(last);
         var logits = Linear(x, LmHead);                                          // (B, T, V)
         return capped ? logits.Softcap(LogitSoftcap) : logits;
+    }
+
+    private static void Free(params Tensor[] activations)
+    {
+        foreach (var a in activations) a.FreeActivation();
     }
 
     /// <summary>Mean cross-entropy of next-token predictions; targets equal to -1 are ignored.</summary>
