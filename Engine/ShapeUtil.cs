@@ -10,7 +10,7 @@ internal static class ShapeUtil
         {
             if (d < 0) throw new ArgumentException($"Shape {Format(shape)} has a negative dimension; every size must be zero or more.");
             count *= d;
-            if (count > int.MaxValue) throw new ArgumentException($"Shape {Format(shape)} has more than {int.MaxValue} elements, the limit of one tensor.");
+            if (count > int.MaxValue) throw new ArgumentException($"Shape {Format(shape)} has more than {int.MaxValue} elements, the limit of one tensor (elements are indexed with int, as on the GPU); split the work into smaller pieces (for training, fewer rows per micro-batch).");
         }
         return shape.ToArray();
     }

@@ -13,6 +13,15 @@ public sealed partial class Tensor
         return new Tensor(Storage, offset, shape, strides);
     }
 
+    /// <summary>Rows [start, start + count) of a contiguous tensor along its first dimension, as a view without a node.</summary>
+    internal Tensor RowsNoGrad(int start, int count)
+    {
+        if (!IsContiguous || Rank < 1 || start < 0 || count < 0 || start + count > Dims[0])
+            throw new ArgumentException($"Rows {start} to {start + count} of Tensor{ShapeUtil.Format(Dims)}: need a contiguous tensor and rows inside it.");
+        int[] shape = [count, .. Dims[1..]];
+        return ViewOf(Offset + start * (Dims[0] == 0 ? 0 : Count / Dims[0]), shape, ShapeUtil.ContiguousStrides(shape));
+    }
+
     /// <summary>Dense input for a kernel: this tensor when it is contiguous from offset 0, else a packed copy (owned = true: dispose it).</summary>
     internal (Tensor Tensor, bool Owned) Dense()
     {

@@ -89,26 +89,21 @@ public sealed partial class Tensor : IDisposable
     private bool _storageHandedOver;
 
     /// <summary>
-    /// Gives up this tensor's hold on its storage while the tensor stays in the graph (its shape and node
-    /// remain; its elements can no longer be read). For activations no backward reads, or that a backward
-    /// overwrote with their gradient: the memory goes as soon as nothing needs it instead of when the step's
-    /// scope ends, as PyTorch frees a tensor when its last reference goes.
-    /// </summary>
-    internal void HandOverStorage()
-    {
-        ThrowIfDisposed();
-        _storageHandedOver = true;
-        Storage.Release();
-    }
-
-    /// <summary>
-    /// Frees an intermediate activation that no backward reads: a recorded tensor keeps its place in the graph
-    /// (<see cref="HandOverStorage"/>), anything else is simply disposed.
+    /// Frees an intermediate activation that no backward reads, as soon as it has been used: PyTorch frees a
+    /// tensor when its last reference goes, while here the step's scope would hold it to the end. A recorded
+    /// tensor keeps its place in the graph (shape and node) and gives up its storage, so reading it afterwards
+    /// throws and says why; anything else is simply disposed.
     /// </summary>
     internal void FreeActivation()
     {
-        if (Node is null) Dispose();
-        else if (!_disposed && !_storageHandedOver) HandOverStorage();
+        if (Node is null)
+        {
+            Dispose();
+            return;
+        }
+        if (_disposed || _storageHandedOver) return;
+        _storageHandedOver = true;
+        Storage.Release();
     }
 
     internal void ThrowIfDisposed()
@@ -116,7 +111,7 @@ public sealed partial class Tensor : IDisposable
         if (_disposed)
             throw new ObjectDisposedException(nameof(Tensor), $"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} was disposed (by its TensorScope or by Dispose) and cannot be used. Keep it alive with TensorScope.Keep or create it outside the scope.");
         if (_storageHandedOver)
-            throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} is an intermediate activation whose memory was freed early because no gradient needs it (Gpt frees its internal activations, and the loss's logits once overwritten by their gradient); it cannot be read. Compute the value outside the model if you need it.");
+            throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} is an intermediate activation whose memory was freed as soon as it was used, because no gradient needs it (Gpt frees its internal activations); it cannot be read. Compute the value outside the model if you need it.");
     }
 
     /// <summary>The elements of a contiguous tensor on the CPU, as a span of <typeparamref name="T"/> (which must match the dtype).</summary>

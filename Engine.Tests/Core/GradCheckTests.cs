@@ -80,6 +80,43 @@ public class GradCheckTests
     }
 
     [Fact]
+    public void Linear_cross_entropy_in_chunks_equals_the_head_then_the_loss()
+    {
+        // A vocabulary of 2^14 makes the CPU's chunks 64 rows, so 140 rows go through in three (64, 64, 12),
+        // with ignored targets in each. Finite differences in float64, then float32 against the two ops it fuses.
+        using var s = new TensorScope();
+        var random = new Random(21);
+        const int n = 140, c = 3, vocab = 1 << 14;
+        var ids = Enumerable.Range(0, n).Select(i => i % 9 == 4 ? -1L : random.Next(vocab)).ToArray();
+        var targets = Tensor.FromArray(ids, n);
+        // The weight's gradient entries are mostly softmax probabilities near 1/16384, below what finite
+        // differences resolve; its check is the exact comparison after this one.
+        GradCheck.Check("linear cross-entropy", t => Functional.LinearCrossEntropy(t[0], t[1], targets, softcap: 2.0),
+            [GradCheck.Rand(random, n, c), GradCheck.Rand(random, vocab, c)], differentiable: [true, false], maxEntries: 60);
+
+        var x = GradCheck.Rand(random, n, c);
+        var w = GradCheck.Rand(random, vocab, c);
+        x.RequiresGrad = w.RequiresGrad = true;
+        var fused = Functional.LinearCrossEntropy(x, w, targets, softcap: 2.0);
+        (fused * 0.25).Backward();        // a scaled loss, as gradient accumulation makes
+        double[] dx = x.Grad!.ToArray<double>(), dw = w.Grad!.ToArray<double>();
+        var e = Assert.Throws<InvalidOperationException>(() => fused.Backward());
+        Assert.Contains("compute the loss again", e.Message);
+        x.Grad = null; w.Grad = null;
+        var separate = Functional.CrossEntropy(Functional.Linear(x, w), targets, softcap: 2.0);
+        (separate * 0.25).Backward();
+        Assert.Equal(separate.Item(), fused.Item(), 12);
+        foreach (var (got, want, name) in new[] { (dx, x.Grad!.ToArray<double>(), "dx"), (dw, w.Grad!.ToArray<double>(), "dW") })
+        {
+            double diff = 0, norm = 0;
+            for (int i = 0; i < got.Length; i++) { diff += (got[i] - want[i]) * (got[i] - want[i]); norm += want[i] * want[i]; }
+            Assert.True(norm > 0 && Math.Sqrt(diff / norm) < 1e-12, $"{name}: relative error {Math.Sqrt(diff / norm):E2}");
+        }
+        var bad = Assert.Throws<ArgumentException>(() => Functional.LinearCrossEntropy(x, w.Narrow(1, 0, 2), targets));
+        Assert.Contains("[16384, 2]", bad.Message);
+    }
+
+    [Fact]
     public void RmsNorm_rotary_and_cross_entropy()
     {
         using var s = new TensorScope();

@@ -50,6 +50,18 @@ public class TrainingTests(MicroRun micro) : IClassFixture<MicroRun>
     }
 
     [Fact]
+    public void Every_preset_micro_batch_divides_the_step_and_its_activations_fit_a_tensor()
+    {
+        foreach (var (name, p) in Preset.All)
+        {
+            // The largest activation a step holds whole is the MLP's hidden layer (the loss never holds all the logits).
+            long hidden = (long)p.DeviceBatch * p.SequenceLen * 4 * p.Width;
+            Assert.True(hidden <= int.MaxValue, $"{name}: {p.DeviceBatch} rows x {p.SequenceLen} x {4 * p.Width} = {hidden:N0} elements, more than a tensor holds");
+            Assert.True(p.TotalBatchTokens % (p.DeviceBatch * p.SequenceLen) == 0, $"{name}: {p.TotalBatchTokens} tokens a step is not a whole number of {p.DeviceBatch}-row micro-batches");
+        }
+    }
+
+    [Fact]
     public void Interrupted_and_resumed_pretraining_equals_an_uninterrupted_run()
     {
         var straight = CopyRun("straight");

@@ -221,25 +221,7 @@ public static class Functional
     /// <see cref="Tensor.Softcap"/>) inside the same pass, which saves two logit-sized tensors (the capped
     /// logits and their gradient): the GPT's head is the largest activation of a step.
     /// </summary>
-    public static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex = -1, double softcap = 0) =>
-        CrossEntropy(logits, targets, ignoreIndex, softcap, overwriteLogits: false);
-
-    /// <summary>
-    /// <see cref="CrossEntropy(Tensor, Tensor, long, double)"/> whose backward writes the gradient over the
-    /// logits instead of beside them (llm.c does the same): one logit-sized buffer less at the step's peak,
-    /// 4 GiB for a d12 micro-batch. Only for logits nothing else reads after the loss (Gpt.Loss's, which the
-    /// head's backward does not need), and the graph can be differentiated once: a second Backward() throws.
-    /// </summary>
-    /// <param name="logits">Logits (…, V), contiguous; overwritten by their gradient during the backward.</param>
-    /// <param name="targets">Target ids (…); <paramref name="ignoreIndex"/> marks positions without a loss.</param>
-    /// <param name="ignoreIndex">The target value that is skipped.</param>
-    /// <param name="softcap">The cap applied inside the loss (0: none).</param>
-    /// <param name="sharing">Every other tensor holding the logits' storage (the layer output they are a view
-    /// of): all of them give it up to the gradient, so it is freed as soon as the head's backward is done with it.</param>
-    internal static Tensor CrossEntropyOverwritingLogits(Tensor logits, Tensor targets, long ignoreIndex, double softcap, params Tensor[] sharing) =>
-        CrossEntropy(logits, targets, ignoreIndex, softcap, overwriteLogits: true, sharing);
-
-    private static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex, double softcap, bool overwriteLogits, Tensor[]? sharing = null)
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets, long ignoreIndex = -1, double softcap = 0)
     {
         RequireFloat(logits, "CrossEntropy", "logits");
         RequireCap(softcap);
@@ -260,28 +242,126 @@ public static class Functional
         logits.Device.Backend.SumTo(losses, loss);
         logits.Device.Backend.Unary(UnaryOp.Scale, loss, loss, 1.0 / Math.Max(valid, 1));
         losses.Dispose();
-        bool overwritten = false;
         return GradMode.Record(loss, "cross_entropy", [logits], g =>
         {
-            if (overwritten)
-                throw new InvalidOperationException("This loss's logits were overwritten by their gradient in the first Backward() (Gpt.Loss saves a logit-sized buffer that way), so its graph cannot be differentiated again: compute the loss again, or scale it once and call Backward() once.");
             var t2 = new List<Tensor>();
-            var zk = Kernel(logits, t2);
-            // Each element's gradient depends only on its own logit and the row's log-sum-exp, so the kernels can
-            // write it in place; a strided logits tensor was copied by Kernel, and the copy is what gets overwritten.
-            var dz = overwriteLogits ? zk.ReshapeNoGrad(zk.Dims) : Tensor.Empty(logits.Dims, logits.DType, logits.Device);
-            overwritten = overwriteLogits && ReferenceEquals(zk, logits);
-            logits.Device.Backend.CrossEntropyBackward(zk, Kernel(targetsOn, t2), lse, dz, ignoreIndex, g.Item() / Math.Max(valid, 1), softcap);
-            if (overwritten)
-            {
-                // The gradient is now the storage's only holder: it goes when the backward drops the gradient.
-                logits.HandOverStorage();
-                foreach (var other in sharing ?? []) other.HandOverStorage();
-            }
+            var dz = Tensor.Empty(logits.Dims, logits.DType, logits.Device);
+            logits.Device.Backend.CrossEntropyBackward(Kernel(logits, t2), Kernel(targetsOn, t2), lse, dz, ignoreIndex, g.Item() / Math.Max(valid, 1), softcap);
             DisposeAll(t2);
             if (uploaded) targetsOn.Dispose();
             return [dz];
         });
+    }
+
+    /// <summary>
+    /// Mean cross-entropy of the logits x·Wᵀ (a model's head: x (N, C), <paramref name="weight"/> (V, C))
+    /// against <paramref name="targets"/> (N), with the softcap of
+    /// <see cref="CrossEntropy(Tensor, Tensor, long, double)"/>, without ever holding the N×V logits: rows go
+    /// through in chunks (4 MiB of logits on the CPU, 1 GiB on a GPU), and when a gradient will be needed
+    /// each chunk's logit gradient is made and multiplied into dx (N, C) and dW (V, C) right away, so the
+    /// backward only scales those two. The same arithmetic as <c>CrossEntropy(Linear(x, weight), targets)</c>
+    /// in the same number of products, in a fraction of the memory: for a d12 micro-batch of 8 rows of 2048
+    /// tokens the logits alone are 4 GiB, and 16 rows of them would not fit one tensor.
+    /// </summary>
+    public static Tensor LinearCrossEntropy(Tensor x, Tensor weight, Tensor targets, long ignoreIndex = -1, double softcap = 0)
+    {
+        RequireFloat(x, "LinearCrossEntropy", "x");
+        RequireCap(softcap);
+        RequireSameDevice("LinearCrossEntropy", ("x", x), ("weight", weight));
+        if (x.Rank != 2 || weight.Rank != 2 || x.Dims[1] != weight.Dims[1])
+            throw new ArgumentException($"LinearCrossEntropy: x {ShapeUtil.Format(x.Dims)} must be (N, C) and the weight {ShapeUtil.Format(weight.Dims)} (V, C) with the same C.");
+        if (x.DType != weight.DType)
+            throw new ArgumentException($"LinearCrossEntropy: x is {x.DType} but the weight is {weight.DType}; convert one with To().");
+        if (targets.Rank != 1 || targets.Dims[0] != x.Dims[0])
+            throw new ArgumentException($"LinearCrossEntropy: x {ShapeUtil.Format(x.Dims)} needs targets of shape [{x.Dims[0]}], got {ShapeUtil.Format(targets.Dims)}.");
+        int n = x.Dims[0], c = x.Dims[1], vocab = weight.Dims[0];
+        var backend = x.Device.Backend;
+        long[] ids;
+        using (var host = targets.CopyTo(Device.Cpu))
+        using (var wide = host.DType == DType.Int64 ? null : host.To(DType.Int64))
+            ids = (wide ?? host).ToArray<long>();
+        int valid = ids.Count(t => t != ignoreIndex);
+        bool record = GradMode.ShouldRecord(x, weight);
+        var temps = new List<Tensor>();
+        var xd = Kernel(x, temps);
+        var wd = Kernel(weight, temps);
+        Tensor? dx = record && x.RequiresGrad ? Tensor.Empty(x.Dims, x.DType, x.Device) : null;
+        Tensor? dw = record && weight.RequiresGrad ? Tensor.Zeros(weight.Dims, weight.DType, weight.Device) : null;
+        int chunk = LinearCrossEntropyRows(x.Device, vocab, n);
+        var total = Tensor.Zeros([], x.DType, x.Device);
+        using (var logitsBuffer = Tensor.Empty([Math.Max(chunk, 1), vocab], x.DType, x.Device))
+        using (var lossesBuffer = Tensor.Empty([Math.Max(chunk, 1)], x.DType, x.Device))
+        using (var lseBuffer = Tensor.Empty([Math.Max(chunk, 1)], x.DType, x.Device))
+        using (var part = Tensor.Empty([], x.DType, x.Device))
+        {
+            for (int start = 0; start < n; start += chunk)
+            {
+                int rows = Math.Min(chunk, n - start);
+                using var xs = xd.RowsNoGrad(start, rows);
+                using var logits = logitsBuffer.RowsNoGrad(0, rows);
+                using var losses = lossesBuffer.RowsNoGrad(0, rows);
+                using var lse = lseBuffer.RowsNoGrad(0, rows);
+                using var hostTargets = Tensor.FromArray(ids[start..(start + rows)], rows);
+                var ts = IntegersOn(x.Device, hostTargets, vocab, ignoreIndex);
+                try
+                {
+                    backend.MatMul(xs, false, wd, true, logits, 1.0, 0.0);                    // logits = x Wᵀ
+                    backend.CrossEntropy(logits, ts, losses, lse, ignoreIndex, softcap);
+                    backend.SumTo(losses, part);
+                    backend.AddInPlace(total, part, 1.0);
+                    if (dx is null && dw is null) continue;
+                    // The chunk's logit gradient, written over its logits (each element needs only its own logit).
+                    backend.CrossEntropyBackward(logits, ts, lse, logits, ignoreIndex, 1.0 / Math.Max(valid, 1), softcap);
+                    if (dx is not null)
+                    {
+                        using var dxs = dx.RowsNoGrad(start, rows);
+                        backend.MatMul(logits, false, wd, false, dxs, 1.0, 0.0);             // dx = dz W
+                    }
+                    if (dw is not null) backend.MatMul(logits, true, xs, false, dw, 1.0, 1.0);   // dW += dzᵀ x
+                }
+                finally
+                {
+                    if (!ReferenceEquals(ts, hostTargets)) ts.Dispose();
+                }
+            }
+        }
+        DisposeAll(temps);
+        backend.Unary(UnaryOp.Scale, total, total, 1.0 / Math.Max(valid, 1));
+        if (!record) return total;
+        // dx and dW were made for an incoming gradient of 1; the loss is a scalar, so the backward only scales
+        // them, in place, and hands them to the backward's own scope, which frees each once it is used (dW
+        // once added into the weight's gradient), as it would gradients it made itself. Until then, or if no
+        // backward comes, the caller's scope owns them. So this graph can be differentiated once.
+        bool consumed = false;
+        return GradMode.Record(total, "linear_cross_entropy", [x, weight], g =>
+        {
+            if (consumed)
+                throw new InvalidOperationException("LinearCrossEntropy: its gradients were made in the forward and handed to the first Backward(); compute the loss again for another backward.");
+            consumed = true;
+            double scale = g.Item();
+            foreach (var t in new[] { dx, dw })
+            {
+                if (t is null) continue;
+                if (scale != 1.0) t.Device.Backend.Unary(UnaryOp.Scale, t, t, scale);
+                TensorScope.Keep(t);
+                TensorScope.Register(t);
+            }
+            return [dx, dw];
+        });
+    }
+
+    /// <summary>
+    /// Rows per chunk of <see cref="LinearCrossEntropy"/>: 2^20 logits on the CPU (4 MiB, so the product, the
+    /// loss and its gradient meet them in cache), 2^28 on a GPU (1 GiB: products that fill it, and few
+    /// chunks, since under autocast each of a chunk's three products casts the weight to bf16 again), in
+    /// multiples of 128 rows where that many fit, the tile the tensor-core products need.
+    /// </summary>
+    private static int LinearCrossEntropyRows(Device device, int vocab, int rows)
+    {
+        long logits = device.Kind == DeviceKind.Cpu ? 1L << 20 : 1L << 28;
+        long chunk = Math.Max(1, logits / Math.Max(vocab, 1));
+        if (chunk >= 128) chunk -= chunk % 128;
+        return (int)Math.Clamp(chunk, 1, Math.Max(rows, 1));
     }
 
     /// <summary>

@@ -143,8 +143,15 @@ public sealed class Gpt : IDisposable
     /// </summary>
     public Tensor Logits(Tensor idx, Inference.KvCache cache) => Forward(idx, cache ?? throw new ArgumentNullException(nameof(cache)), capped: true);
 
-    /// <summary>The head's output before the softcap (the loss applies the cap inside its fused pass).</summary>
+    /// <summary>The head's output, softcapped when <paramref name="capped"/>.</summary>
     private Tensor Forward(Tensor idx, Inference.KvCache? cache, bool capped)
+    {
+        var logits = Linear(Hidden(idx, cache), LmHead);                          // (B, T, V)
+        return capped ? logits.Softcap(LogitSoftcap) : logits;
+    }
+
+    /// <summary>The final norm's output (B, T, C): what the head multiplies.</summary>
+    private Tensor Hidden(Tensor idx, Inference.KvCache? cache)
     {
         if (idx.Rank != 2)
             throw new ArgumentException($"GPT input must be token ids of shape (batch, time), got {ShapeUtil.Format(idx.Dims)}.");
@@ -200,8 +207,7 @@ public sealed class Gpt : IDisposable
         var last = x;
         x = RmsNorm(last, NormEps);
         if (_blocks.Length > 0) Free(last);
-        var logits = Linear(x, LmHead);                                          // (B, T, V)
-        return capped ? logits.Softcap(LogitSoftcap) : logits;
+        return x;
     }
 
     private static void Free(params Tensor[] activations)
@@ -214,13 +220,10 @@ public sealed class Gpt : IDisposable
     {
         if (!ShapeUtil.SameShape(idx.Dims, targets.Dims))
             throw new ArgumentException($"Targets {ShapeUtil.Format(targets.Dims)} must have the shape of the inputs {ShapeUtil.Format(idx.Dims)}.");
-        // The softcap rides inside the cross-entropy: neither the capped logits nor their gradient are stored.
-        var logits = Forward(idx, null, capped: false);
-        // Nothing reads the raw logits after the loss (the head's backward needs its input, not its output), so
-        // the loss's backward writes their gradient over them: one logit-sized buffer less at the step's peak.
-        // Both tensors holding the logits give their storage up to that gradient, so it is freed once the head's
-        // backward has used it instead of when the step's scope ends (PyTorch frees saved tensors the same way).
-        return CrossEntropyOverwritingLogits(logits.Reshape(-1, Config.VocabSize), targets.Reshape(-1), -1, LogitSoftcap, logits);
+        // The head, the softcap and the cross-entropy in one op that goes through the rows in chunks: the
+        // (B·T, V) logits, the largest activation of a step by far, are never held whole.
+        var hidden = Hidden(idx, null);
+        return LinearCrossEntropy(hidden.Reshape(-1, Config.NEmbd), LmHead, targets.Reshape(-1), ignoreIndex: -1, softcap: LogitSoftcap);
     }
 
     /// <summary>

@@ -57,12 +57,13 @@ internal sealed record Preset(
     /// <summary>
     /// nanochat's depth rule: width 64·depth, head dimension 128 (heads rounded up). Micro-batches of 16
     /// rows (d12) and 8 (d20) where nanochat uses 32: Engine keeps activations in fp32 (autocast only
-    /// narrows the operands of products). What a forward keeps was measured on the CPU with these very
-    /// models (same graph code as the GPU backend, 256-token rows): 638 KB a token for d12 and 1,299 KB for
-    /// d20 (262 KB of it the logits), the backward adding ~130 KB (d12) a token at its peak. With the weights,
-    /// gradients and optimizer states that gives about 28 GB for d12 at 16 rows and 32 GB for d20 at 8, a
-    /// margin of two on an 80 GB GPU for the caching allocator and autocast's bf16 copies. Gradient
-    /// accumulation keeps the 524,288-token step. Not yet run on a GPU: `--device-batch` lowers them.
+    /// narrows the operands of products). What a step holds was measured on the CPU with these very models
+    /// (same graph code as the GPU backend) at two batch sizes: a forward keeps 370 KiB a token for d12 and
+    /// 1,017 KiB for d20 (the loss never holds the logits whole), and the backward's peak adds the gradients
+    /// and ~0.2 GiB (d12) / 0.3 GiB (d20). With the weights, the optimizer states and the loss's 1 GiB chunk
+    /// of logits on a GPU: about 16 GiB for d12 at 16 rows and 24 GiB for d20 at 8, a margin of three on
+    /// an 80 GB GPU for the caching allocator and autocast's bf16 copies. Gradient accumulation keeps the
+    /// 524,288-token step. Not yet run on a GPU: `--device-batch` changes them.
     /// </summary>
     public static Preset Gpu(string name, int depth, int deviceBatch)
     {
