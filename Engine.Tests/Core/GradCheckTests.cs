@@ -112,6 +112,10 @@ public class GradCheckTests
             for (int i = 0; i < got.Length; i++) { diff += (got[i] - want[i]) * (got[i] - want[i]); norm += want[i] * want[i]; }
             Assert.True(norm > 0 && Math.Sqrt(diff / norm) < 1e-12, $"{name}: relative error {Math.Sqrt(diff / norm):E2}");
         }
+        var outOfRange = (long[])ids.Clone();
+        outOfRange[100] = vocab;          // in the second chunk: named with its row in the whole batch
+        var range = Assert.Throws<ArgumentOutOfRangeException>(() => Functional.LinearCrossEntropy(x, w, Tensor.FromArray(outOfRange, n)));
+        Assert.Contains($"Target {vocab} at row 100 is out of range for {vocab} classes", range.Message);
         var bad = Assert.Throws<ArgumentException>(() => Functional.LinearCrossEntropy(x, w.Narrow(1, 0, 2), targets));
         Assert.Contains("[16384, 2]", bad.Message);
     }

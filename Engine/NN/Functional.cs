@@ -276,10 +276,10 @@ public static class Functional
             throw new ArgumentException($"LinearCrossEntropy: x {ShapeUtil.Format(x.Dims)} needs targets of shape [{x.Dims[0]}], got {ShapeUtil.Format(targets.Dims)}.");
         int n = x.Dims[0], c = x.Dims[1], vocab = weight.Dims[0];
         var backend = x.Device.Backend;
+        // Every target checked on the host first, so a bad one is named with its row in the whole batch.
         long[] ids;
         using (var host = targets.CopyTo(Device.Cpu))
-        using (var wide = host.DType == DType.Int64 ? null : host.To(DType.Int64))
-            ids = (wide ?? host).ToArray<long>();
+            ids = Cpu.CpuBackend.ReadTargets(host, n, vocab, ignoreIndex);
         int valid = ids.Count(t => t != ignoreIndex);
         bool record = GradMode.ShouldRecord(x, weight);
         var temps = new List<Tensor>();
