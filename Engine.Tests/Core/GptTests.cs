@@ -46,6 +46,26 @@ public class GptTests
     }
 
     [Fact]
+    public void Token_losses_are_the_capped_logits_cross_entropy_and_average_to_the_loss()
+    {
+        var c = Tiny();
+        using var model = new Gpt(c, seed: 3, dtype: DType.Float64);
+        var r = new Random(4);
+        foreach (var (_, p) in model.NamedParameters) p.NormalInPlace(r, 0, 0.3);
+        var (x, y) = Batch(r, c, 3);
+        using var scope = new TensorScope();
+        using var noGrad = GradMode.NoGrad();
+        var tokens = model.TokenLosses(x, y);
+        Assert.Equal(x.Shape.ToArray(), tokens.Shape.ToArray());
+        double[] got = tokens.ToArray<double>();
+        double[] want = Functional.CrossEntropyPerToken(model.Logits(x), y).ToArray<double>();
+        for (int i = 0; i < want.Length; i++) Assert.Equal(want[i], got[i], 12);
+        long[] targets = y.ToArray<long>();
+        double mean = got.Where((_, i) => targets[i] >= 0).Average();
+        Assert.Equal(model.Loss(x, y).Item(), mean, 12);
+    }
+
+    [Fact]
     public void Whole_model_gradients_match_finite_differences_in_float64()
     {
         var c = Tiny() with { SequenceLen = 6 };

@@ -112,6 +112,11 @@ public class GradCheckTests
             for (int i = 0; i < got.Length; i++) { diff += (got[i] - want[i]) * (got[i] - want[i]); norm += want[i] * want[i]; }
             Assert.True(norm > 0 && Math.Sqrt(diff / norm) < 1e-12, $"{name}: relative error {Math.Sqrt(diff / norm):E2}");
         }
+        var perToken = Functional.LinearCrossEntropyPerToken(x, w, targets, softcap: 2.0).ToArray<double>();
+        var unfused = Functional.CrossEntropyPerToken(Functional.Linear(x, w), targets, softcap: 2.0).ToArray<double>();
+        for (int i = 0; i < n; i++) Assert.Equal(unfused[i], perToken[i], 12);
+        Assert.Equal(0.0, perToken[4]);   // an ignored row
+
         var outOfRange = (long[])ids.Clone();
         outOfRange[100] = vocab;          // in the second chunk: named with its row in the whole batch
         var range = Assert.Throws<ArgumentOutOfRangeException>(() => Functional.LinearCrossEntropy(x, w, Tensor.FromArray(outOfRange, n)));

@@ -265,68 +265,14 @@ public static class Functional
     /// </summary>
     public static Tensor LinearCrossEntropy(Tensor x, Tensor weight, Tensor targets, long ignoreIndex = -1, double softcap = 0)
     {
-        RequireFloat(x, "LinearCrossEntropy", "x");
-        RequireCap(softcap);
-        RequireSameDevice("LinearCrossEntropy", ("x", x), ("weight", weight));
-        if (x.Rank != 2 || weight.Rank != 2 || x.Dims[1] != weight.Dims[1])
-            throw new ArgumentException($"LinearCrossEntropy: x {ShapeUtil.Format(x.Dims)} must be (N, C) and the weight {ShapeUtil.Format(weight.Dims)} (V, C) with the same C.");
-        if (x.DType != weight.DType)
-            throw new ArgumentException($"LinearCrossEntropy: x is {x.DType} but the weight is {weight.DType}; convert one with To().");
-        if (targets.Rank != 1 || targets.Dims[0] != x.Dims[0])
-            throw new ArgumentException($"LinearCrossEntropy: x {ShapeUtil.Format(x.Dims)} needs targets of shape [{x.Dims[0]}], got {ShapeUtil.Format(targets.Dims)}.");
-        int n = x.Dims[0], c = x.Dims[1], vocab = weight.Dims[0];
-        var backend = x.Device.Backend;
-        // Every target checked on the host first, so a bad one is named with its row in the whole batch.
-        long[] ids;
-        using (var host = targets.CopyTo(Device.Cpu))
-            ids = Cpu.CpuBackend.ReadTargets(host, n, vocab, ignoreIndex);
+        long[] ids = CheckLinearCrossEntropy("LinearCrossEntropy", x, weight, targets, ignoreIndex, softcap);
         int valid = ids.Count(t => t != ignoreIndex);
         bool record = GradMode.ShouldRecord(x, weight);
-        var temps = new List<Tensor>();
-        var xd = Kernel(x, temps);
-        var wd = Kernel(weight, temps);
         Tensor? dx = record && x.RequiresGrad ? Tensor.Empty(x.Dims, x.DType, x.Device) : null;
         Tensor? dw = record && weight.RequiresGrad ? Tensor.Zeros(weight.Dims, weight.DType, weight.Device) : null;
-        int chunk = LinearCrossEntropyRows(x.Device, vocab, n);
         var total = Tensor.Zeros([], x.DType, x.Device);
-        using (var logitsBuffer = Tensor.Empty([Math.Max(chunk, 1), vocab], x.DType, x.Device))
-        using (var lossesBuffer = Tensor.Empty([Math.Max(chunk, 1)], x.DType, x.Device))
-        using (var lseBuffer = Tensor.Empty([Math.Max(chunk, 1)], x.DType, x.Device))
-        using (var part = Tensor.Empty([], x.DType, x.Device))
-        {
-            for (int start = 0; start < n; start += chunk)
-            {
-                int rows = Math.Min(chunk, n - start);
-                using var xs = xd.RowsNoGrad(start, rows);
-                using var logits = logitsBuffer.RowsNoGrad(0, rows);
-                using var losses = lossesBuffer.RowsNoGrad(0, rows);
-                using var lse = lseBuffer.RowsNoGrad(0, rows);
-                using var hostTargets = Tensor.FromArray(ids[start..(start + rows)], rows);
-                var ts = IntegersOn(x.Device, hostTargets, vocab, ignoreIndex);
-                try
-                {
-                    backend.MatMul(xs, false, wd, true, logits, 1.0, 0.0);                    // logits = x Wᵀ
-                    backend.CrossEntropy(logits, ts, losses, lse, ignoreIndex, softcap);
-                    backend.SumTo(losses, part);
-                    backend.AddInPlace(total, part, 1.0);
-                    if (dx is null && dw is null) continue;
-                    // The chunk's logit gradient, written over its logits (each element needs only its own logit).
-                    backend.CrossEntropyBackward(logits, ts, lse, logits, ignoreIndex, 1.0 / Math.Max(valid, 1), softcap);
-                    if (dx is not null)
-                    {
-                        using var dxs = dx.RowsNoGrad(start, rows);
-                        backend.MatMul(logits, false, wd, false, dxs, 1.0, 0.0);             // dx = dz W
-                    }
-                    if (dw is not null) backend.MatMul(logits, true, xs, false, dw, 1.0, 1.0);   // dW += dzᵀ x
-                }
-                finally
-                {
-                    if (!ReferenceEquals(ts, hostTargets)) ts.Dispose();
-                }
-            }
-        }
-        DisposeAll(temps);
-        backend.Unary(UnaryOp.Scale, total, total, 1.0 / Math.Max(valid, 1));
+        HeadChunks(x, weight, ids, ignoreIndex, softcap, 1.0 / Math.Max(valid, 1), total, null, dx, dw);
+        x.Device.Backend.Unary(UnaryOp.Scale, total, total, 1.0 / Math.Max(valid, 1));
         if (!record) return total;
         // dx and dW were made for an incoming gradient of 1; the loss is a scalar, so the backward only scales
         // them, in place, and hands them to the backward's own scope, which frees each once it is used (dW
@@ -348,6 +294,97 @@ public static class Functional
             }
             return [dx, dw];
         });
+    }
+
+    /// <summary>
+    /// Each row's cross-entropy of the logits x·Wᵀ against its target, without gradients and without holding
+    /// the logits (the chunks of <see cref="LinearCrossEntropy"/>): x (N, C), weight (V, C), targets (N);
+    /// ignored rows get 0. What bits-per-byte needs from a model whose vocabulary makes B·T×V logits too big.
+    /// </summary>
+    public static Tensor LinearCrossEntropyPerToken(Tensor x, Tensor weight, Tensor targets, long ignoreIndex = -1, double softcap = 0)
+    {
+        long[] ids = CheckLinearCrossEntropy("LinearCrossEntropyPerToken", x, weight, targets, ignoreIndex, softcap);
+        var losses = Tensor.Empty([x.Dims[0]], x.DType, x.Device);
+        HeadChunks(x, weight, ids, ignoreIndex, softcap, 0, null, losses, null, null);
+        return losses;
+    }
+
+    /// <summary>Checks the operands of the head-and-loss ops; returns the targets, each checked, as host values.</summary>
+    private static long[] CheckLinearCrossEntropy(string op, Tensor x, Tensor weight, Tensor targets, long ignoreIndex, double softcap)
+    {
+        RequireFloat(x, op, "x");
+        RequireCap(softcap);
+        RequireSameDevice(op, ("x", x), ("weight", weight));
+        if (x.Rank != 2 || weight.Rank != 2 || x.Dims[1] != weight.Dims[1])
+            throw new ArgumentException($"{op}: x {ShapeUtil.Format(x.Dims)} must be (N, C) and the weight {ShapeUtil.Format(weight.Dims)} (V, C) with the same C.");
+        if (x.DType != weight.DType)
+            throw new ArgumentException($"{op}: x is {x.DType} but the weight is {weight.DType}; convert one with To().");
+        if (targets.Rank != 1 || targets.Dims[0] != x.Dims[0])
+            throw new ArgumentException($"{op}: x {ShapeUtil.Format(x.Dims)} needs targets of shape [{x.Dims[0]}], got {ShapeUtil.Format(targets.Dims)}.");
+        // Every target checked on the host first, so a bad one is named with its row in the whole batch.
+        using var host = targets.CopyTo(Device.Cpu);
+        return Cpu.CpuBackend.ReadTargets(host, x.Dims[0], weight.Dims[0], ignoreIndex);
+    }
+
+    /// <summary>
+    /// The head and the loss over chunks of rows: per chunk, logits = x Wᵀ, their cross-entropy (summed into
+    /// <paramref name="total"/> and/or copied into <paramref name="perToken"/>), and when <paramref name="dx"/> or
+    /// <paramref name="dw"/> is given the logit gradient (scaled by <paramref name="gradScale"/>, written over
+    /// the chunk's logits: each element needs only its own logit) multiplied into dx and added into dW.
+    /// </summary>
+    private static void HeadChunks(Tensor x, Tensor weight, long[] ids, long ignoreIndex, double softcap, double gradScale,
+        Tensor? total, Tensor? perToken, Tensor? dx, Tensor? dw)
+    {
+        int n = x.Dims[0], vocab = weight.Dims[0];
+        var backend = x.Device.Backend;
+        var temps = new List<Tensor>();
+        var xd = Kernel(x, temps);
+        var wd = Kernel(weight, temps);
+        int chunk = LinearCrossEntropyRows(x.Device, vocab, n);
+        using (var logitsBuffer = Tensor.Empty([chunk, vocab], x.DType, x.Device))
+        using (var lossesBuffer = Tensor.Empty([chunk], x.DType, x.Device))
+        using (var lseBuffer = Tensor.Empty([chunk], x.DType, x.Device))
+        using (var part = Tensor.Empty([], x.DType, x.Device))
+        {
+            for (int start = 0; start < n; start += chunk)
+            {
+                int rows = Math.Min(chunk, n - start);
+                using var xs = xd.RowsNoGrad(start, rows);
+                using var logits = logitsBuffer.RowsNoGrad(0, rows);
+                using var losses = lossesBuffer.RowsNoGrad(0, rows);
+                using var lse = lseBuffer.RowsNoGrad(0, rows);
+                using var hostTargets = Tensor.FromArray(ids[start..(start + rows)], rows);
+                var ts = IntegersOn(x.Device, hostTargets, vocab, ignoreIndex);
+                try
+                {
+                    backend.MatMul(xs, false, wd, true, logits, 1.0, 0.0);                    // logits = x Wᵀ
+                    backend.CrossEntropy(logits, ts, losses, lse, ignoreIndex, softcap);
+                    if (total is not null)
+                    {
+                        backend.SumTo(losses, part);
+                        backend.AddInPlace(total, part, 1.0);
+                    }
+                    if (perToken is not null)
+                    {
+                        using var slice = perToken.RowsNoGrad(start, rows);
+                        backend.Copy(losses, slice);
+                    }
+                    if (dx is null && dw is null) continue;
+                    backend.CrossEntropyBackward(logits, ts, lse, logits, ignoreIndex, gradScale, softcap);
+                    if (dx is not null)
+                    {
+                        using var dxs = dx.RowsNoGrad(start, rows);
+                        backend.MatMul(logits, false, wd, false, dxs, 1.0, 0.0);             // dx = dz W
+                    }
+                    if (dw is not null) backend.MatMul(logits, true, xs, false, dw, 1.0, 1.0);   // dW += dzᵀ x
+                }
+                finally
+                {
+                    if (!ReferenceEquals(ts, hostTargets)) ts.Dispose();
+                }
+            }
+        }
+        DisposeAll(temps);
     }
 
     /// <summary>

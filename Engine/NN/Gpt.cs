@@ -227,6 +227,20 @@ public sealed class Gpt : IDisposable
     }
 
     /// <summary>
+    /// Each position's cross-entropy (B, T) against <paramref name="targets"/> (ignored ones, -1, get 0), with
+    /// no gradient and without holding the (B, T, V) logits: what bits-per-byte sums. Computed as the loss is.
+    /// </summary>
+    public Tensor TokenLosses(Tensor idx, Tensor targets)
+    {
+        if (!ShapeUtil.SameShape(idx.Dims, targets.Dims))
+            throw new ArgumentException($"Targets {ShapeUtil.Format(targets.Dims)} must have the shape of the inputs {ShapeUtil.Format(idx.Dims)}.");
+        using var noGrad = GradMode.NoGrad();
+        var hidden = Hidden(idx, null);
+        var losses = LinearCrossEntropyPerToken(hidden.Reshape(-1, Config.NEmbd), LmHead, targets.Reshape(-1), ignoreIndex: -1, softcap: LogitSoftcap);
+        return losses.Reshape(idx.Dims);
+    }
+
+    /// <summary>
     /// Training FLOPs per token, as nanochat estimates them: 6 per non-embedding parameter (forward
     /// and backward of every matmul) plus 12·L·H·Q·T for attention scores and values.
     /// </summary>

@@ -24,7 +24,7 @@ public static class Evaluation
         {
             using var scope = new TensorScope();
             var (x, y) = loader.Next();
-            var losses = Functional.CrossEntropyPerToken(model.Logits(x), y).To(DType.Float64).ToArray<double>();
+            var losses = model.TokenLosses(x, y).To(DType.Float64).ToArray<double>();
             var targets = y.ToArray<long>();
             for (int j = 0; j < targets.Length; j++)
             {
