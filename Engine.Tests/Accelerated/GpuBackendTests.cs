@@ -253,6 +253,32 @@ public sealed class GpuBackendTests : IDisposable
             Functional.CrossEntropyPerToken(head.Detach().To(gpu), Tensor.FromArray(Enumerable.Range(0, vocab).Select(i => (long)(i % 5)).ToArray(), vocab)), "per-token losses");
     }
 
+    [Theory, MemberData(nameof(Devices))]
+    public void The_chunked_head_and_loss_match_the_cpu_across_chunk_seams(string kind)
+    {
+        // 70 rows in chunks of 32 (32, 32, 6): row views at offsets, ignored targets in every chunk, the softcap.
+        var device = Make(kind);
+        using var scope = new TensorScope();
+        var r = new Random(31);
+        const int n = 70, c = 8, vocab = 64;
+        var targets = Tensor.FromArray(Enumerable.Range(0, n).Select(i => i % 5 == 2 ? -1L : r.Next(vocab)).ToArray(), n);
+        var x = Rand(r, n, c);
+        var w = Rand(r, vocab, c);
+        var xd = x.To(device);
+        var wd = w.To(device);
+        x.RequiresGrad = w.RequiresGrad = xd.RequiresGrad = wd.RequiresGrad = true;
+        var cpuLoss = Functional.LinearCrossEntropy(x, w, targets, -1, 2.0, chunkRows: 32);
+        var devLoss = Functional.LinearCrossEntropy(xd, wd, targets, -1, 2.0, chunkRows: 32);
+        Close(cpuLoss, devLoss, "loss");
+        (cpuLoss * 0.5).Backward();
+        (devLoss * 0.5).Backward();
+        Close(x.Grad!, xd.Grad!, "dx");
+        Close(w.Grad!, wd.Grad!, "dW");
+        using var noGrad = GradMode.NoGrad();
+        Close(Functional.LinearCrossEntropyPerToken(x, w, targets, -1, 2.0, chunkRows: 32),
+            Functional.LinearCrossEntropyPerToken(xd, wd, targets, -1, 2.0, chunkRows: 32), "per-token losses");
+    }
+
     [Theory, MemberData(nameof(TensorCoreDevices))]
     public void Autocast_runs_products_and_attention_on_tensor_cores_within_bf16_rounding(string kind)
     {

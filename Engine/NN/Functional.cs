@@ -263,7 +263,11 @@ public static class Functional
     /// in the same number of products, in a fraction of the memory: for a d12 micro-batch of 8 rows of 2048
     /// tokens the logits alone are 4 GiB, and 16 rows of them would not fit one tensor.
     /// </summary>
-    public static Tensor LinearCrossEntropy(Tensor x, Tensor weight, Tensor targets, long ignoreIndex = -1, double softcap = 0)
+    public static Tensor LinearCrossEntropy(Tensor x, Tensor weight, Tensor targets, long ignoreIndex = -1, double softcap = 0) =>
+        LinearCrossEntropy(x, weight, targets, ignoreIndex, softcap, chunkRows: 0);
+
+    /// <summary><see cref="LinearCrossEntropy(Tensor, Tensor, Tensor, long, double)"/> with chunks of <paramref name="chunkRows"/> rows (0: the device's size), for tests of the chunk seams.</summary>
+    internal static Tensor LinearCrossEntropy(Tensor x, Tensor weight, Tensor targets, long ignoreIndex, double softcap, int chunkRows)
     {
         long[] ids = CheckLinearCrossEntropy("LinearCrossEntropy", x, weight, targets, ignoreIndex, softcap);
         int valid = ids.Count(t => t != ignoreIndex);
@@ -271,7 +275,7 @@ public static class Functional
         Tensor? dx = record && x.RequiresGrad ? Tensor.Empty(x.Dims, x.DType, x.Device) : null;
         Tensor? dw = record && weight.RequiresGrad ? Tensor.Zeros(weight.Dims, weight.DType, weight.Device) : null;
         var total = Tensor.Zeros([], x.DType, x.Device);
-        HeadChunks(x, weight, ids, ignoreIndex, softcap, 1.0 / Math.Max(valid, 1), total, null, dx, dw);
+        HeadChunks(x, weight, ids, ignoreIndex, softcap, chunkRows, 1.0 / Math.Max(valid, 1), total, null, dx, dw);
         x.Device.Backend.Unary(UnaryOp.Scale, total, total, 1.0 / Math.Max(valid, 1));
         if (!record) return total;
         // dx and dW were made for an incoming gradient of 1; the loss is a scalar, so the backward only scales
@@ -298,14 +302,18 @@ public static class Functional
 
     /// <summary>
     /// Each row's cross-entropy of the logits x·Wᵀ against its target, without gradients and without holding
-    /// the logits (the chunks of <see cref="LinearCrossEntropy"/>): x (N, C), weight (V, C), targets (N);
+    /// the logits (the chunks of <see cref="LinearCrossEntropy(Tensor, Tensor, Tensor, long, double)"/>): x (N, C), weight (V, C), targets (N);
     /// ignored rows get 0. What bits-per-byte needs from a model whose vocabulary makes B·T×V logits too big.
     /// </summary>
-    public static Tensor LinearCrossEntropyPerToken(Tensor x, Tensor weight, Tensor targets, long ignoreIndex = -1, double softcap = 0)
+    public static Tensor LinearCrossEntropyPerToken(Tensor x, Tensor weight, Tensor targets, long ignoreIndex = -1, double softcap = 0) =>
+        LinearCrossEntropyPerToken(x, weight, targets, ignoreIndex, softcap, chunkRows: 0);
+
+    /// <summary><see cref="LinearCrossEntropyPerToken(Tensor, Tensor, Tensor, long, double)"/> with chunks of <paramref name="chunkRows"/> rows (0: the device's size).</summary>
+    internal static Tensor LinearCrossEntropyPerToken(Tensor x, Tensor weight, Tensor targets, long ignoreIndex, double softcap, int chunkRows)
     {
         long[] ids = CheckLinearCrossEntropy("LinearCrossEntropyPerToken", x, weight, targets, ignoreIndex, softcap);
         var losses = Tensor.Empty([x.Dims[0]], x.DType, x.Device);
-        HeadChunks(x, weight, ids, ignoreIndex, softcap, 0, null, losses, null, null);
+        HeadChunks(x, weight, ids, ignoreIndex, softcap, chunkRows, 0, null, losses, null, null);
         return losses;
     }
 
@@ -332,7 +340,7 @@ public static class Functional
     /// <paramref name="dw"/> is given the logit gradient (scaled by <paramref name="gradScale"/>, written over
     /// the chunk's logits: each element needs only its own logit) multiplied into dx and added into dW.
     /// </summary>
-    private static void HeadChunks(Tensor x, Tensor weight, long[] ids, long ignoreIndex, double softcap, double gradScale,
+    private static void HeadChunks(Tensor x, Tensor weight, long[] ids, long ignoreIndex, double softcap, int chunkRows, double gradScale,
         Tensor? total, Tensor? perToken, Tensor? dx, Tensor? dw)
     {
         int n = x.Dims[0], vocab = weight.Dims[0];
@@ -340,7 +348,7 @@ public static class Functional
         var temps = new List<Tensor>();
         var xd = Kernel(x, temps);
         var wd = Kernel(weight, temps);
-        int chunk = LinearCrossEntropyRows(x.Device, vocab, n);
+        int chunk = chunkRows > 0 ? chunkRows : LinearCrossEntropyRows(x.Device, vocab, n);
         using (var logitsBuffer = Tensor.Empty([chunk, vocab], x.DType, x.Device))
         using (var lossesBuffer = Tensor.Empty([chunk], x.DType, x.Device))
         using (var lseBuffer = Tensor.Empty([chunk], x.DType, x.Device))
@@ -388,7 +396,7 @@ public static class Functional
     }
 
     /// <summary>
-    /// Rows per chunk of <see cref="LinearCrossEntropy"/>: 2^20 logits on the CPU (4 MiB, so the product, the
+    /// Rows per chunk of <see cref="LinearCrossEntropy(Tensor, Tensor, Tensor, long, double)"/>: 2^20 logits on the CPU (4 MiB, so the product, the
     /// loss and its gradient meet them in cache), 2^28 on a GPU (1 GiB: products that fill it, and few
     /// chunks, since under autocast each of a chunk's three products casts the weight to bf16 again), in
     /// multiples of 128 rows where that many fit, the tile the tensor-core products need.
