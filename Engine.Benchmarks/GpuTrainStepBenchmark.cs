@@ -13,7 +13,8 @@ namespace Engine.Benchmarks;
 /// optimizers in PyTorch, fp32 with TF32 off unless asked), run in the same device call by
 /// tools/gpu/run-bench.sh. Timed with a host stopwatch around whole synchronised steps (a step ends in
 /// host reads: the loss), median of the timed steps.
-/// <code>Engine.Benchmarks gpu-train-step [--config issue2|small|d12] [--iterations N] [--autocast] [--emulated]</code>
+/// <code>Engine.Benchmarks gpu-train-step [--config issue2|small|d12|d20] [--batch ROWS] [--iterations N] [--autocast] [--emulated]</code>
+/// <c>--batch</c> replaces the config's 8 rows (NanoChat's d12 preset trains on 16, d20 on 8).
 /// <c>--autocast</c> turns on <see cref="Device.Autocast"/> (bf16 tensor cores); its peer is
 /// train_step_torch.py --autocast (torch.autocast(bfloat16)), and MFU is then against the bf16 tensor peak.
 /// <c>--emulated</c> runs on the CPU interpreter (a smoke test of the harness, not a timing).
@@ -26,19 +27,26 @@ internal static class GpuTrainStepBenchmark
         "issue2" => (new GptConfig { SequenceLen = 256, VocabSize = 4096, NLayer = 4, NHead = 4, NKvHead = 4, NEmbd = 256, WindowPattern = "L" }, 8),
         "small" => (new GptConfig { SequenceLen = 512, VocabSize = 4096, NLayer = 6, NHead = 4, NKvHead = 4, NEmbd = 256, WindowPattern = "L" }, 8),
         "d12" => (new GptConfig { SequenceLen = 2048, VocabSize = 65536, NLayer = 12, NHead = 6, NKvHead = 6, NEmbd = 768, WindowPattern = "SSSL" }, 8),
+        "d20" => (new GptConfig { SequenceLen = 2048, VocabSize = 65536, NLayer = 20, NHead = 10, NKvHead = 10, NEmbd = 1280, WindowPattern = "SSSL" }, 8),
         "micro" => (new GptConfig { SequenceLen = 16, VocabSize = 64, NLayer = 1, NHead = 2, NKvHead = 1, NEmbd = 32, WindowPattern = "L" }, 2),
-        _ => throw new ArgumentException($"Unknown config '{name}': issue2, small, d12 or micro."),
+        _ => throw new ArgumentException($"Unknown config '{name}': issue2, small, d12, d20 or micro."),
     };
 
     public static int Run(string[] args)
     {
         string config = "issue2";
+        int? rows = null;
         bool emulated = args.Contains("--emulated");
         for (int i = 0; i + 1 < args.Length; i++)
         {
             if (args[i] == "--config")
             {
                 config = args[i + 1];
+            }
+            else if (args[i] == "--batch")
+            {
+                rows = int.TryParse(args[i + 1], out int b) && b > 0 ? b
+                    : throw new ArgumentException($"--batch takes a positive number of rows; got '{args[i + 1]}'.");
             }
         }
         Accelerator? accelerator;
@@ -63,6 +71,7 @@ internal static class GpuTrainStepBenchmark
             var device = Device.FromAccelerator(accelerator);
             device.Autocast = args.Contains("--autocast");
             var (modelConfig, batch) = Shape(config);
+            batch = rows ?? batch;
             using var model = new Gpt(modelConfig, seed: 0, device: device);
             using var optimizers = new GptOptimizers(model);
             var schedule = new LrSchedule(1_000_000);
