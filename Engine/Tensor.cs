@@ -89,6 +89,13 @@ public sealed partial class Tensor : IDisposable
     private bool _storageHandedOver;
 
     /// <summary>
+    /// Set by a model on an internal activation that nothing outside it reads: the backward frees it
+    /// (<see cref="FreeActivation"/>) right after the tensor's own node has run, which is the last backward
+    /// rule to read it (the rules that take it as an input come before in reverse topological order).
+    /// </summary>
+    internal bool FreeAfterBackward { get; set; }
+
+    /// <summary>
     /// Frees an intermediate activation that no backward reads, as soon as it has been used: PyTorch frees a
     /// tensor when its last reference goes, while here the step's scope would hold it to the end. A recorded
     /// tensor keeps its place in the graph (shape and node) and gives up its storage, so reading it afterwards

@@ -251,7 +251,7 @@ public class BackwardMemoryTests
     }
 
     [Fact]
-    public void A_gpt_forward_keeps_only_the_activations_its_backward_reads()
+    public void A_gpt_keeps_only_the_activations_its_backward_reads_and_frees_them_as_it_goes()
     {
         // Per layer and token the backward needs about 10 widths (the norms' outputs xn, q, k and h, v, the
         // attention's output, the MLP's 4C hidden), plus the embedding norm, the final norm and the logits.
@@ -272,8 +272,13 @@ public class BackwardMemoryTests
         Assert.True(kept <= bound, $"the forward kept {kept:F0} floats a token; the backward needs at most {bound:F0}");
         // The freed ones are really not needed: the gradients are checked against finite differences in
         // GptTests; here the backward at least runs without reading a freed tensor.
+        long afterForward = Device.Cpu.LiveBytes;
         loss.Backward();
         Assert.All(model.NamedParameters, p => Assert.NotNull(p.Tensor.Grad));
+        // And the kept ones go during the backward: what is left is the gradients and a few per-row statistics.
+        long grads = model.NamedParameters.Sum(p => (long)p.Tensor.Count * sizeof(float));
+        long left = Device.Cpu.LiveBytes - before - grads;
+        Assert.True(left < (afterForward - before) / 4, $"after the backward {left / 1024.0:F0} KiB of activations are still live, of {(afterForward - before) / 1024.0:F0} KiB the forward kept");
     }
 
     /// <summary>Gives random values to the parameters nanochat starts at zero (the head and the output projections), so every parameter gets a gradient.</summary>

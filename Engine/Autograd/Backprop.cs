@@ -72,6 +72,8 @@ internal static class Backprop
             foreach (var gi in inputGrads)
                 if (gi is not null && !holders.ContainsKey(gi) && ReferenceEquals(gi, g) is false && ReferenceEquals(gi.OwnerScope, scope))
                     gi.Dispose();
+            // Every rule that reads this activation has run: a model's internal one goes now, not with its scope.
+            if (t.FreeAfterBackward) t.FreeActivation();
         }
     }
 

@@ -169,10 +169,17 @@ public sealed class Gpt : IDisposable
         // their norm (rotary's backward rotates the gradient back), the outputs added to the residual, and the
         // MLP's pre-activation (relu²'s derivative comes from its output). Kept: the inputs of the products,
         // the norms' outputs, v and the attention's output. Over half of a layer's activations go, and the
-        // peak of a training step is the end of its forward.
+        // peak of a training step is the end of its forward. The kept ones go during the backward, each once
+        // its own node's backward (the last to read it) has run, as PyTorch frees saved tensors (Saved).
+        bool training = cache is null;
+        void Saved(params Tensor[] activations)
+        {
+            if (training) foreach (var a in activations) a.FreeAfterBackward = true;
+        }
         var embedded = Embedding(idx, Wte);
         var x = RmsNorm(embedded, NormEps);                                      // (B, T, C)
         Free(embedded);
+        Saved(x);
         for (int layer = 0; layer < _blocks.Length; layer++)
         {
             var blk = _blocks[layer];
@@ -182,23 +189,29 @@ public sealed class Gpt : IDisposable
             var k0 = Linear(xn, blk.CK);
             var q = q0.Reshape(b, t, h, d);                                    // (B, T, H, D)
             var k = k0.Reshape(b, t, hk, d);                                   // (B, T, Hkv, D)
-            var v = Linear(xn, blk.CV).Reshape(b, t, hk, d);
+            var v0 = Linear(xn, blk.CV);
+            var v = v0.Reshape(b, t, hk, d);
             var qr = Rotary(q, cos, sin);
             var kr = Rotary(k, cos, sin);
             Free(q0, q, k0, k);
             q = RmsNorm(qr, NormEps);
             k = RmsNorm(kr, NormEps);
             Free(qr, kr);
+            Saved(xn, v0, v, q, k);
             if (cache is not null) (k, v) = cache.Append(layer, k, v);         // (B, start + T, Hkv, D)
-            var y = CausalAttention(q, k, v, blk.Window).Reshape(b, t, c);     // (B, T, C)
+            var attended = CausalAttention(q, k, v, blk.Window);
+            var y = attended.Reshape(b, t, c);                                 // (B, T, C)
+            Saved(attended, y);
             var attn = Linear(y, blk.AttnProj);
             var mid = input + attn;
             Free(attn);
             // The first layer's input is the embedding norm's output, which that norm's backward reads.
             if (layer > 0) Free(input);
-            var pre = Linear(RmsNorm(mid, NormEps), blk.Fc);                   // (B, T, 4C)
+            var normed = RmsNorm(mid, NormEps);
+            var pre = Linear(normed, blk.Fc);                                  // (B, T, 4C)
             var hidden = pre.ReluSquared();
             Free(pre);
+            Saved(normed, hidden);
             var mlp = Linear(hidden, blk.MlpProj);
             x = mid + mlp;
             Free(mlp, mid);
@@ -207,6 +220,7 @@ public sealed class Gpt : IDisposable
         var last = x;
         x = RmsNorm(last, NormEps);
         if (_blocks.Length > 0) Free(last);
+        Saved(x);
         return x;
     }
 

@@ -59,10 +59,11 @@ internal sealed record Preset(
     /// rows (d12) and 8 (d20) where nanochat uses 32: Engine keeps activations in fp32 (autocast only
     /// narrows the operands of products). What a step holds was measured on the CPU with these very models
     /// (same graph code as the GPU backend) at two batch sizes: a forward keeps 370 KiB a token for d12 and
-    /// 1,017 KiB for d20 (the loss never holds the logits whole), and the backward's peak adds the gradients
-    /// and ~0.2 GiB (d12) / 0.3 GiB (d20). With the weights, the optimizer states and the loss's 1 GiB chunk
-    /// of logits on a GPU: about 16 GiB for d12 at 16 rows and 24 GiB for d20 at 8, a margin of three on
-    /// an 80 GB GPU for the caching allocator and autocast's bf16 copies. Gradient accumulation keeps the
+    /// 1,017 KiB for d20 (the loss never holds the logits whole), and the backward, which frees activations
+    /// as it goes while the gradients appear, peaks about 0.2 GiB (d12) / 0.3 GiB (d20) above that. With the
+    /// weights, the optimizer states and the loss's 1 GiB chunk of logits on a GPU: about 15 GiB for d12 at 16
+    /// rows and 21 GiB for d20 at 8, a margin of three on an 80 GB GPU for the caching allocator and autocast's
+    /// bf16 copies. Gradient accumulation keeps the
     /// 524,288-token step. Not yet run on a GPU: `--device-batch` changes them.
     /// </summary>
     public static Preset Gpu(string name, int depth, int deviceBatch)
