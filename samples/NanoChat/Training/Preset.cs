@@ -62,7 +62,7 @@ internal sealed record Preset(
     /// 1,017 KiB for d20 (the loss never holds the logits whole), and the backward, which frees activations
     /// as it goes while the gradients appear, peaks about 0.2 GiB (d12) / 0.3 GiB (d20) above that. With the
     /// weights, the optimizer states and the loss's 1 GiB chunk of logits on a GPU: about 15 GiB for d12 at 16
-    /// rows and 21 GiB for d20 at 8, a margin of three on an 80 GB GPU for the caching allocator and autocast's
+    /// rows and 22 GiB for d20 at 8, a margin of three on an 80 GB GPU for the caching allocator and autocast's
     /// bf16 copies. Gradient accumulation keeps the
     /// 524,288-token step. Not yet run on a GPU: `--device-batch` changes them.
     /// </summary>
