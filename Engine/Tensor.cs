@@ -118,7 +118,7 @@ public sealed partial class Tensor : IDisposable
         if (_disposed)
             throw new ObjectDisposedException(nameof(Tensor), $"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} was disposed (by its TensorScope or by Dispose) and cannot be used. Keep it alive with TensorScope.Keep or create it outside the scope.");
         if (_storageHandedOver)
-            throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} is an intermediate activation whose memory was freed as soon as it was used, because no gradient needs it (Gpt frees its internal activations); it cannot be read. Compute the value outside the model if you need it.");
+            throw new InvalidOperationException($"Tensor{ShapeUtil.Format(Dims)}{(Name is null ? "" : $" '{Name}'")} is a model's intermediate activation, freed once nothing needed it (in the forward if no gradient reads it, else by the backward that used it), and cannot be read: a Gpt's graph is differentiated once, so compute the loss again for another backward, or compute the value outside the model.");
     }
 
     /// <summary>The elements of a contiguous tensor on the CPU, as a span of <typeparamref name="T"/> (which must match the dtype).</summary>

@@ -281,6 +281,20 @@ public class BackwardMemoryTests
         Assert.True(left < (afterForward - before) / 4, $"after the backward {left / 1024.0:F0} KiB of activations are still live, of {(afterForward - before) / 1024.0:F0} KiB the forward kept");
     }
 
+    [Fact]
+    public void A_second_backward_through_freed_activations_says_to_compute_the_loss_again()
+    {
+        var config = new Engine.NN.GptConfig { SequenceLen = 16, VocabSize = 64, NLayer = 2, NHead = 2, NKvHead = 2, NEmbd = 16, WindowPattern = "L" };
+        using var model = new Engine.NN.Gpt(config, seed: 6);
+        RandomizeZeros(model);
+        using var scope = new TensorScope();
+        var x = Tensor.FromArray(Enumerable.Range(0, 32).Select(i => (long)(i * 7 % 64)).ToArray(), 2, 16);
+        var total = model.Logits(x).Sum();          // the logits path, not the fused loss
+        total.Backward();
+        var e = Assert.Throws<InvalidOperationException>(() => total.Backward());
+        Assert.Contains("differentiated once", e.Message);
+    }
+
     /// <summary>Gives random values to the parameters nanochat starts at zero (the head and the output projections), so every parameter gets a gradient.</summary>
     internal static void RandomizeZeros(Engine.NN.Gpt model)
     {
