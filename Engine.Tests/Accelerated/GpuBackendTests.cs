@@ -307,6 +307,22 @@ public sealed class GpuBackendTests : IDisposable
             Close(w.Grad!, wg.Grad!, "autocast linear dW", 1e-2);
             Assert.Equal(before + 3, backend.TensorCoreCalls);
 
+            // The chunked head and loss: two chunks of 128 rows, each with its three products on the tensor cores.
+            var hx = Rand(r, 256, 128);
+            var hw = Rand(r, 128, 128);
+            var targets = Tensor.FromArray(Enumerable.Range(0, 256).Select(i => i % 11 == 3 ? -1L : r.Next(128)).ToArray(), 256);
+            var (hxg, hwg) = (hx.Detach().To(gpu), hw.Detach().To(gpu));
+            hx.RequiresGrad = hw.RequiresGrad = hxg.RequiresGrad = hwg.RequiresGrad = true;
+            long headCalls = backend.TensorCoreCalls;
+            var cpuLoss = Functional.LinearCrossEntropy(hx, hw, targets, -1, 15.0, chunkRows: 128);
+            var gpuLoss = Functional.LinearCrossEntropy(hxg, hwg, targets, -1, 15.0, chunkRows: 128);
+            Assert.Equal(headCalls + 6, backend.TensorCoreCalls);
+            Close(cpuLoss, gpuLoss, "autocast head and loss", 1e-2);
+            cpuLoss.Backward();
+            gpuLoss.Backward();
+            Close(hx.Grad!, hxg.Grad!, "autocast head dx", 2e-2);
+            Close(hw.Grad!, hwg.Grad!, "autocast head dW", 2e-2);
+
             // Flash attention, GQA, full and windowed; then a flash forward with an fp32 backward (autocast
             // switched off in between, as the backend does when the bf16 kernels fail to load): both paths
             // save the same lse, so they agree.
