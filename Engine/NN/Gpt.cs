@@ -237,7 +237,9 @@ public sealed class Gpt : IDisposable
         // The head, the softcap and the cross-entropy in one op that goes through the rows in chunks: the
         // (B·T, V) logits, the largest activation of a step by far, are never held whole.
         var hidden = Hidden(idx, null);
-        return LinearCrossEntropy(hidden.Reshape(-1, Config.NEmbd), LmHead, targets.Reshape(-1), ignoreIndex: -1, softcap: LogitSoftcap);
+        var rows = hidden.Reshape(-1, Config.NEmbd);
+        rows.FreeAfterBackward = true;      // a view: the final norm's output goes only once both have let go
+        return LinearCrossEntropy(rows, LmHead, targets.Reshape(-1), ignoreIndex: -1, softcap: LogitSoftcap);
     }
 
     /// <summary>
