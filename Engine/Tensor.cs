@@ -96,8 +96,9 @@ public sealed partial class Tensor : IDisposable
     internal bool FreeAfterBackward { get; set; }
 
     /// <summary>
-    /// Frees an intermediate activation that no backward reads, as soon as it has been used: PyTorch frees a
-    /// tensor when its last reference goes, while here the step's scope would hold it to the end. A recorded
+    /// Frees an intermediate activation that nothing will read any more (no backward reads it, or the last
+    /// one that does has run): PyTorch frees a tensor when its last reference goes, while here the step's
+    /// scope would hold it to the end. A recorded
     /// tensor keeps its place in the graph (shape and node) and gives up its storage, so reading it afterwards
     /// throws and says why; anything else is simply disposed.
     /// </summary>
