@@ -22,7 +22,7 @@ namespace Engine.Benchmarks;
 internal static class GpuTrainStepBenchmark
 {
     /// <summary>The shapes: issue2 is issue #2's CPU benchmark model; small is NanoChat's small preset; d12 is nanochat's depth-12 model.</summary>
-    private static (GptConfig Model, int Batch) Shape(string name) => name switch
+    internal static (GptConfig Model, int Batch) Shape(string name) => name switch
     {
         "issue2" => (new GptConfig { SequenceLen = 256, VocabSize = 4096, NLayer = 4, NHead = 4, NKvHead = 4, NEmbd = 256, WindowPattern = "L" }, 8),
         "small" => (new GptConfig { SequenceLen = 512, VocabSize = 4096, NLayer = 6, NHead = 4, NKvHead = 4, NEmbd = 256, WindowPattern = "L" }, 8),

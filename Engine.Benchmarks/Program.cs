@@ -5,7 +5,8 @@ namespace Engine.Benchmarks;
 /// <summary>
 /// BenchmarkDotNet's command line for the CPU benchmarks (for example <c>--filter '*Sgemm*'</c>); the GPU
 /// benchmarks are their own commands, timed with CUDA events: <c>gpu-memory</c>, <c>gpu-gemm</c> and
-/// <c>gpu-attention</c>; <c>gpu-train-step</c> times whole training steps of Engine's GPU backend; <c>compile</c> times the kernel compiler and its disk cache (no GPU needed).
+/// <c>gpu-attention</c>; <c>gpu-train-step</c> times whole training steps of Engine's GPU backend; <c>compile</c> times the kernel compiler and its disk cache (no GPU needed);
+/// <c>step-memory</c> measures what a training forward and backward holds, on the CPU.
 /// </summary>
 public static class Program
 {
@@ -26,6 +27,10 @@ public static class Program
         if (args.Length > 0 && args[0] == "gpu-train-step")
         {
             return GpuTrainStepBenchmark.Run(args[1..]);
+        }
+        if (args.Length > 0 && args[0] == "step-memory")
+        {
+            return StepMemoryBenchmark.Run(args[1..]);
         }
         if (args.Length > 0 && args[0] == "compile")
         {

@@ -58,7 +58,7 @@ internal sealed record Preset(
     /// nanochat's depth rule: width 64·depth, head dimension 128 (heads rounded up). Micro-batches of 16
     /// rows (d12) and 8 (d20) where nanochat uses 32: Engine keeps activations in fp32 (autocast only
     /// narrows the operands of products). What a step holds was measured on the CPU with these very models
-    /// (same graph code as the GPU backend) at two batch sizes: a forward keeps 370 KiB a token for d12 and
+    /// (same graph code as the GPU backend) at two batch sizes (`Engine.Benchmarks step-memory`): a forward keeps 370 KiB a token for d12 and
     /// 1,017 KiB for d20 (the loss never holds the logits whole), and the backward, which frees activations
     /// as it goes while the gradients appear, peaks about 0.2 GiB (d12) / 0.3 GiB (d20) above that. With the
     /// weights, the optimizer states and the loss's 1 GiB chunk of logits on a GPU: about 15 GiB for d12 at 16
