@@ -385,7 +385,7 @@ internal sealed partial class CpuBackend
         var tg = ReadTargets(targets, rows, vocab, ignoreIndex);
         var z = logits.Raw<T>(); int zo = logits.Offset;
         var ll = lse.Raw<T>(); var dz = dLogits.Raw<T>(); int dzo = dLogits.Offset;
-        // dLogits may be the logits themselves (Gpt.Loss): every element is read before it is written.
+        // dLogits may be the logits themselves (LinearCrossEntropy's chunks): every element is read before it is written.
         For(rows, vocab, r =>
         {
             var drow = new Span<T>(dz, dzo + r * vocab, vocab);

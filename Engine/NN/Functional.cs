@@ -349,6 +349,9 @@ public static class Functional
         var xd = Kernel(x, temps);
         var wd = Kernel(weight, temps);
         int chunk = chunkRows > 0 ? chunkRows : LinearCrossEntropyRows(x.Device, vocab, n);
+        // The targets, checked on the host already, go to the device once; each chunk reads its rows of them.
+        using var hostTargets = Tensor.FromArray(ids, n);
+        using var targetsOn = x.Device == Device.Cpu ? null : hostTargets.CopyTo(x.Device);
         using (var logitsBuffer = Tensor.Empty([chunk, vocab], x.DType, x.Device))
         using (var lossesBuffer = Tensor.Empty([chunk], x.DType, x.Device))
         using (var lseBuffer = Tensor.Empty([chunk], x.DType, x.Device))
@@ -361,35 +364,27 @@ public static class Functional
                 using var logits = logitsBuffer.RowsNoGrad(0, rows);
                 using var losses = lossesBuffer.RowsNoGrad(0, rows);
                 using var lse = lseBuffer.RowsNoGrad(0, rows);
-                using var hostTargets = Tensor.FromArray(ids[start..(start + rows)], rows);
-                var ts = IntegersOn(x.Device, hostTargets, vocab, ignoreIndex);
-                try
+                using var ts = (targetsOn ?? hostTargets).RowsNoGrad(start, rows);
+                backend.MatMul(xs, false, wd, true, logits, 1.0, 0.0);                        // logits = x Wᵀ
+                backend.CrossEntropy(logits, ts, losses, lse, ignoreIndex, softcap);
+                if (total is not null)
                 {
-                    backend.MatMul(xs, false, wd, true, logits, 1.0, 0.0);                    // logits = x Wᵀ
-                    backend.CrossEntropy(logits, ts, losses, lse, ignoreIndex, softcap);
-                    if (total is not null)
-                    {
-                        backend.SumTo(losses, part);
-                        backend.AddInPlace(total, part, 1.0);
-                    }
-                    if (perToken is not null)
-                    {
-                        using var slice = perToken.RowsNoGrad(start, rows);
-                        backend.Copy(losses, slice);
-                    }
-                    if (dx is null && dw is null) continue;
-                    backend.CrossEntropyBackward(logits, ts, lse, logits, ignoreIndex, gradScale, softcap);
-                    if (dx is not null)
-                    {
-                        using var dxs = dx.RowsNoGrad(start, rows);
-                        backend.MatMul(logits, false, wd, false, dxs, 1.0, 0.0);             // dx = dz W
-                    }
-                    if (dw is not null) backend.MatMul(logits, true, xs, false, dw, 1.0, 1.0);   // dW += dzᵀ x
+                    backend.SumTo(losses, part);
+                    backend.AddInPlace(total, part, 1.0);
                 }
-                finally
+                if (perToken is not null)
                 {
-                    if (!ReferenceEquals(ts, hostTargets)) ts.Dispose();
+                    using var slice = perToken.RowsNoGrad(start, rows);
+                    backend.Copy(losses, slice);
                 }
+                if (dx is null && dw is null) continue;
+                backend.CrossEntropyBackward(logits, ts, lse, logits, ignoreIndex, gradScale, softcap);
+                if (dx is not null)
+                {
+                    using var dxs = dx.RowsNoGrad(start, rows);
+                    backend.MatMul(logits, false, wd, false, dxs, 1.0, 0.0);                 // dx = dz W
+                }
+                if (dw is not null) backend.MatMul(logits, true, xs, false, dw, 1.0, 1.0);   // dW += dzᵀ x
             }
         }
         DisposeAll(temps);
